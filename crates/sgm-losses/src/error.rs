@@ -1,0 +1,56 @@
+use sgm_core::CoreError;
+use thiserror::Error;
+
+/// Errors of `sgm-losses`.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum LossError {
+    /// A shape, count or parameter check of `sgm-core` failed.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// A loss parameter is out of range.
+    #[error("invalid {name} = {value}: must be {requirement}")]
+    InvalidParameter {
+        /// Parameter name.
+        name: &'static str,
+        /// The offending value.
+        value: f64,
+        /// What it must satisfy.
+        requirement: &'static str,
+    },
+}
+
+/// Result alias of `sgm-losses`.
+pub type Result<T, E = LossError> = std::result::Result<T, E>;
+
+/// Checks that a parameter is finite and > 0.
+pub(crate) fn positive(name: &'static str, value: f64) -> Result<f64> {
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(LossError::InvalidParameter {
+            name,
+            value,
+            requirement: "finite and > 0",
+        })
+    }
+}
+
+/// Checks 0 <= t_min < t_max, both finite.
+pub(crate) fn time_range(t_min: f64, t_max: f64) -> Result<()> {
+    if !(t_min.is_finite() && t_min >= 0.0) {
+        return Err(LossError::InvalidParameter {
+            name: "t_min",
+            value: t_min,
+            requirement: "finite and >= 0",
+        });
+    }
+    if !(t_max.is_finite() && t_max > t_min) {
+        return Err(LossError::InvalidParameter {
+            name: "t_max",
+            value: t_max,
+            requirement: "finite and > t_min",
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,43 @@
+//! Noise and time schedules for score-based models.
+//!
+//! One type per schedule, computed once and validated at construction (typed
+//! [`ScheduleError`]s carrying the offending values):
+//!
+//! | type | what | reference |
+//! |---|---|---|
+//! | [`GeometricSigmas`] | NCSN noise levels sigma_1 > ... > sigma_L, geometric | Song & Ermon 2019 |
+//! | [`DiscreteBetas`] | DDPM betas (linear or cosine) with alpha, alpha-bar and the posterior q(x_{i-1} \| x_i, x_0) | Ho et al. 2020; Nichol & Dhariwal 2021 |
+//! | [`LinearBeta`] | continuous beta(t) = beta_min + t (beta_max - beta_min) and its integral | Song et al. 2021 |
+//! | [`GeometricSigma`] | continuous sigma(t) = sigma_min (sigma_max / sigma_min)^t | Song et al. 2021 |
+//! | [`KarrasSigmas`] | sigma_i = (sigma_max^(1/rho) + i/(n-1) (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho | Karras et al. 2022 |
+//! | [`TimeGrid`] | uniform, quadratic or Karras-spaced time points, increasing or decreasing | |
+
+mod betas;
+mod continuous;
+mod error;
+mod grid;
+mod sigmas;
+
+pub use betas::{DiscreteBetas, Posterior};
+pub use continuous::{GeometricSigma, LinearBeta};
+pub use error::{Result, ScheduleError};
+pub use grid::{Spacing, TimeGrid};
+pub use sigmas::{GeometricSigmas, KarrasSigmas};
+
+/// Checks that `value` is finite.
+pub(crate) fn finite(name: &'static str, value: f64) -> Result<f64> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(ScheduleError::NonFinite { name, value })
+    }
+}
+
+/// Checks a count of points against its minimum.
+pub(crate) fn at_least(name: &'static str, n: usize, min: usize) -> Result<usize> {
+    if n >= min {
+        Ok(n)
+    } else {
+        Err(ScheduleError::TooFewPoints { name, n, min })
+    }
+}

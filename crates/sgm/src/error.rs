@@ -1,0 +1,25 @@
+use thiserror::Error;
+
+/// Any error of the `sgm` crates.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// From `sgm-core`.
+    #[error(transparent)]
+    Core(#[from] sgm_core::CoreError),
+    /// From `sgm-schedules`.
+    #[error(transparent)]
+    Schedule(#[from] sgm_schedules::ScheduleError),
+    /// From `sgm-sde`.
+    #[error(transparent)]
+    Sde(#[from] sgm_sde::SdeError),
+    /// From `sgm-data`.
+    #[error(transparent)]
+    Data(#[from] sgm_data::DataError),
+    /// From device selection.
+    #[error(transparent)]
+    Device(#[from] crate::device::DeviceError),
+}
+
+/// Result alias of `sgm`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

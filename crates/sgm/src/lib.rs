@@ -1,0 +1,56 @@
+//! # sgm: score-based generative models on burn
+//!
+//! `sgm` covers the field of score-based generative modelling in one workspace: scores and
+//! score models, score-matching losses, noise schedules, SDEs with their reverse-time SDEs and
+//! probability-flow ODEs, samplers, likelihood evaluation, and exact oracles to test them all.
+//! Everything runs on any burn device (CPU: flex or ndarray; GPU: wgpu or cuda) through one code
+//! path: functions take tensors and `&Device`, never a backend type parameter.
+//!
+//! This crate is the facade: it re-exports the workspace crates as modules and gathers the most
+//! used items in [`prelude`].
+//!
+//! | module | crate | what |
+//! |---|---|---|
+//! | [`core`] | `sgm-core` | `ScoreModel`, `VectorField`, `NoiseSource`, divergences |
+//! | [`schedules`] | `sgm-schedules` | geometric sigmas, DDPM betas, Karras sigmas, time grids |
+//! | [`sde`] | `sgm-sde` | VE, VP, sub-VP, OU, Brownian; reverse SDE; probability-flow ODE |
+//! | [`data`] | `sgm-data` | Gaussians and mixtures with exact perturbed scores; 8x8 digits |
+//!
+//! ```
+//! use sgm::prelude::*;
+//!
+//! // Diffuse ring8 under the VP SDE and check the exact marginal std at t = 0.5.
+//! let device = Device::flex();
+//! let ring = GaussianMixture::ring8();
+//! let mut noise = HostNoise::new(0);
+//! let x0 = ring.sample(4096, &device, DType::F32, &mut noise);
+//! let vp = VpSde::default();
+//! let t = time_like(0.5, &x0);
+//! let (xt, _) = vp.sample_marginal(x0, t, &mut noise);
+//! assert_eq!(xt.dims(), [4096, 2]);
+//! ```
+
+pub mod device;
+mod error;
+
+pub use error::{Error, Result};
+pub use {sgm_core as core, sgm_data as data, sgm_schedules as schedules, sgm_sde as sde};
+
+/// burn, as this crate builds it: use it for tensors and devices so that versions match.
+pub use burn;
+
+/// The items most programs use.
+pub mod prelude {
+    pub use burn::prelude::*;
+    pub use burn::tensor::DType;
+    pub use sgm_core::tensor::time_like;
+    pub use sgm_core::{
+        DeviceNoise, HostNoise, NoiseSource, NoiseSourceExt, ScoreModel, VectorField,
+    };
+    pub use sgm_data::{Digits, ExactDensity, Gaussian, GaussianMixture, PixelScale, Split};
+    pub use sgm_schedules::{DiscreteBetas, GeometricSigmas, KarrasSigmas, Spacing, TimeGrid};
+    pub use sgm_sde::{
+        BrownianMotion, DdpmMarginals, GaussianMarginals, LinearSde, OrnsteinUhlenbeck,
+        ProbabilityFlowOde, ReverseSde, Sde, SmldMarginals, SubVpSde, VeSde, VpSde,
+    };
+}

@@ -1,0 +1,41 @@
+//! The same computations on flex, ndarray and wgpu agree (DESIGN.md, testing layer 6):
+//! relative 1e-4 for single operations.
+
+mod common;
+
+use sgm::core::tensor::{from_f64, to_f64};
+use sgm::prelude::*;
+
+/// SDE coefficients, exact GMM scores, JVPs and log-densities, and host noise, evaluated on
+/// one device and read back.
+fn oracle_outputs(device: &Device) -> Vec<Vec<f64>> {
+    let ring = GaussianMixture::ring8_weighted();
+    let vp = VpSde::default();
+    let ve = VeSde::default();
+    let points: Vec<f64> = (0..64).map(|i| ((i * 37) % 17) as f64 * 0.6 - 4.8).collect();
+    let x = from_f64(&points, [32, 2], device, DType::F32);
+    let t = from_f64(&(0..32).map(|i| 0.01 + i as f64 * 0.03).collect::<Vec<_>>(), [32], device, DType::F32);
+    let v = x.clone().flip([1]);
+    let model = ring.perturbed(&vp);
+    let (s, jv) = model.score_jvp(x.clone(), t.clone(), v);
+    vec![
+        to_f64(vp.std(t.clone())),
+        to_f64(ve.std(t.clone())),
+        to_f64(SubVpSde::default().diffusion(t.clone())),
+        to_f64(s),
+        to_f64(jv),
+        to_f64(model.log_prob(x, t)),
+        to_f64(HostNoise::new(3).normal_like(&Tensor::<2>::zeros([8, 2], device))),
+    ]
+}
+
+#[test]
+fn oracles_agree_across_backends() {
+    let reference = oracle_outputs(&Device::flex());
+    for (name, device) in common::other_devices() {
+        for (k, (got, want)) in oracle_outputs(&device).iter().zip(&reference).enumerate() {
+            let err = common::max_relative_error(got, want, 1.0);
+            assert!(err < 1e-4, "{name}: output {k} differs from flex by {err:e}");
+        }
+    }
+}

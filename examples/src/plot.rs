@@ -1,0 +1,90 @@
+//! PNG plots with plotters, using the DejaVu Sans font bundled in `examples/assets` (so that no
+//! system font library is needed).
+
+use std::error::Error;
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+/// The font family name the plots use.
+pub const FONT: &str = "sans-serif";
+
+static REGISTER: Once = Once::new();
+
+/// Registers the bundled font with plotters (once per process).
+pub fn register_font() {
+    REGISTER.call_once(|| {
+        let bytes: &'static [u8] = include_bytes!("../assets/DejaVuSans.ttf");
+        plotters::style::register_font(FONT, FontStyle::Normal, bytes)
+            .unwrap_or_else(|_| panic!("the bundled DejaVu Sans font is valid"));
+    });
+}
+
+/// One scatter panel: points, a square plotting window [-range, range]^2, a title.
+#[derive(Debug, Clone)]
+pub struct Panel {
+    /// Panel title.
+    pub title: String,
+    /// Points (x, y).
+    pub points: Vec<(f64, f64)>,
+    /// Half-width of the square window.
+    pub range: f64,
+}
+
+impl Panel {
+    /// A panel from interleaved coordinates `[x0, y0, x1, y1, ...]`.
+    pub fn from_flat(title: impl Into<String>, flat: &[f64], range: f64) -> Self {
+        Self {
+            title: title.into(),
+            points: flat.chunks(2).map(|p| (p[0], p[1])).collect(),
+            range,
+        }
+    }
+}
+
+/// Draws `panels` in a `rows` x `cols` grid of scatter plots under a `title`, into a PNG.
+///
+/// # Errors
+/// Drawing or file errors from plotters.
+pub fn scatter_grid(
+    path: &Path,
+    title: &str,
+    rows: usize,
+    cols: usize,
+    panels: &[Panel],
+) -> Result<(), Box<dyn Error>> {
+    register_font();
+    let (cell, header) = (320u32, 50u32);
+    let root = BitMapBackend::new(path, (cols as u32 * cell, rows as u32 * cell + header))
+        .into_drawing_area();
+    root.fill(&WHITE)?;
+    let (top, body) = root.split_vertically(header);
+    top.titled(title, (FONT, 26))?;
+    for (area, panel) in body.split_evenly((rows, cols)).iter().zip(panels) {
+        let r = panel.range;
+        let mut chart = ChartBuilder::on(area)
+            .caption(&panel.title, (FONT, 16))
+            .margin(6)
+            .x_label_area_size(22)
+            .y_label_area_size(34)
+            .build_cartesian_2d(-r..r, -r..r)?;
+        chart
+            .configure_mesh()
+            .x_labels(5)
+            .y_labels(5)
+            .label_style((FONT, 11))
+            .light_line_style(WHITE)
+            .draw()?;
+        chart.draw_series(
+            panel
+                .points
+                .iter()
+                .filter(|(x, y)| x.abs() <= r && y.abs() <= r)
+                .map(|&(x, y)| Circle::new((x, y), 1, BLUE.mix(0.35).filled())),
+        )?;
+    }
+    root.present()?;
+    Ok(())
+}
