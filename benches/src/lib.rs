@@ -1,1 +1,147 @@
-//! placeholder
+//! The speed workloads of `sgm` (BENCHMARKS.md in the project brief; `docs/PERFORMANCE.md`).
+//!
+//! Each workload is a function that builds its inputs, runs one warm-up pass (a shortened run:
+//! kernel compilation, allocator warm-up and autotuning stay out of the figure), then times the
+//! steady-state run and returns a JSON object with `"workload"`, `"device"` and its fields. The
+//! `workloads` binary prints one line per workload; the criterion benches in `benches/` time
+//! smaller versions of the same code.
+
+use std::time::Instant;
+
+use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
+use serde_json::{Value, json};
+use sgm::core::DeviceNoise;
+use sgm::core::divergence::Projection;
+use sgm::core::tensor::from_f64;
+use sgm::prelude::*;
+
+/// Multiplies the step counts of every workload (1.0 = as specified; smaller for smoke runs).
+#[derive(Debug, Clone, Copy)]
+pub struct Scale(pub f64);
+
+impl Scale {
+    fn steps(self, n: usize) -> usize {
+        ((n as f64 * self.0).round() as usize).max(2)
+    }
+}
+
+/// Seconds of `f`, with a device synchronisation before the clock stops.
+pub fn timed<T>(device: &Device, f: impl FnOnce() -> T) -> (T, f64) {
+    device.sync().expect("device synchronises");
+    let start = Instant::now();
+    let out = f();
+    device.sync().expect("device synchronises");
+    (out, start.elapsed().as_secs_f64())
+}
+
+/// The MLP of w2/w3: 16 Fourier features, `hidden` units, 3 hidden layers, SiLU.
+pub fn mlp(hidden: usize, device: &Device) -> ScoreMlp {
+    ScoreMlpConfig::new(2)
+        .with_hidden(hidden)
+        .with_depth(3)
+        .with_fourier_features(8)
+        .init(device)
+        .expect("valid MLP")
+}
+
+/// Matmul flops of one forward pass of an MLP with layer widths `widths` per sample.
+pub fn mlp_flops(widths: &[usize]) -> f64 {
+    widths.windows(2).map(|w| 2.0 * (w[0] * w[1]) as f64).sum()
+}
+
+/// w3: continuous-time DSM training on ring8 (VP, t ~ U(1e-5, 1)), MLP hidden 256, batch
+/// 1,024, Adam lr 1e-3, 2,000 steps.
+pub fn w3(device: &Device, scale: Scale) -> Value {
+    let ad = device.clone().autodiff();
+    let vp = VpSde::default();
+    let ring = GaussianMixture::ring8();
+    let dsm = ContinuousDsm::new(&vp, Weighting::StdSquared, 1e-5).expect("valid range");
+    let run = |steps: usize| {
+        let mut net = mlp(256, &ad);
+        let mut optim = AdamConfig::new().init();
+        let mut noise = DeviceNoise;
+        let mut losses = Vec::with_capacity(steps);
+        for _ in 0..steps {
+            let model = Parameterized::with_sde(&net, &vp, Parameterization::StdNormalized);
+            let x0 = ring.sample(1024, &ad, DType::F32, &mut noise);
+            let loss = dsm.loss(&model, x0, &mut noise).expect("shapes match");
+            losses.push(loss.clone());
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            net = optim.step(1e-3, net, grads);
+        }
+        losses
+    };
+    run(scale.steps(20));
+    let steps = scale.steps(2000);
+    let (losses, seconds) = timed(device, || run(steps));
+    // ContinuousDsm carries the factor 1/2 of Hyvarinen's objective; the workload's loss is
+    // sum over dims of (std s + z)^2 without it.
+    let tail = &losses[losses.len().saturating_sub(100)..];
+    let final_loss = 2.0
+        * tail
+            .iter()
+            .map(|l| f64::from(l.clone().into_scalar::<f32>()))
+            .sum::<f64>()
+        / tail.len() as f64;
+    json!({
+        "workload": "w3", "steps": steps, "seconds": seconds,
+        "steps_per_s": steps as f64 / seconds, "final_loss_avg_last100": final_loss,
+    })
+}
+
+/// w5: sliced score matching on d = 64 Gaussian data x = z A (A a fixed random 64 x 64 matrix
+/// / 8), MLP 64 -> 512 -> 512 -> 64, batch 256, one Gaussian projection per sample, exact JVP,
+/// plain SGD lr 1e-3, 200 steps.
+pub fn w5(device: &Device, scale: Scale) -> Value {
+    let ad = device.clone().autodiff();
+    let d = 64;
+    let mut host = HostNoise::new(5);
+    let a = host.normal_like(&Tensor::<2>::zeros([d, d], &ad)) / 8.0;
+    let a = from_f64(&sgm::core::tensor::to_f64(a), [d, d], &ad, DType::F32);
+    let ssm = SlicedScoreMatching::new(Projection::Gaussian, 1, NoiseConditioning::fixed(0.0))
+        .expect("one projection");
+    let config = ScoreMlpConfig::new(d)
+        .with_hidden(512)
+        .with_depth(2)
+        .with_fourier_features(0);
+    let run = |steps: usize| {
+        let mut net = config.init(&ad).expect("valid MLP");
+        let mut optim = SgdConfig::new().init();
+        let mut noise = DeviceNoise;
+        for _ in 0..steps {
+            let x = noise
+                .normal_like(&Tensor::<2>::zeros([256, d], &ad))
+                .matmul(a.clone());
+            let loss = ssm.loss(&net, x, &mut noise).expect("shapes match");
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            net = optim.step(1e-3, net, grads);
+        }
+        net
+    };
+    run(scale.steps(5));
+    let steps = scale.steps(200);
+    let (_, seconds) = timed(device, || run(steps));
+    // Per sample: forward and tangent (2 x the forward matmuls), backward (2 x those).
+    let flops = 3.0 * 2.0 * mlp_flops(&[d, 512, 512, d]) * 256.0 * steps as f64;
+    json!({
+        "workload": "w5", "steps": steps, "seconds": seconds,
+        "steps_per_s": steps as f64 / seconds, "gflops": flops / seconds / 1e9,
+    })
+}
+
+/// Runs the named workload on `device` (named `device_name` in the output).
+///
+/// # Errors
+/// An unknown workload name.
+pub fn run(name: &str, device: &Device, device_name: &str, scale: Scale) -> Result<Value, String> {
+    let mut value = match name {
+        "w3" => w3(device, scale),
+        "w5" => w5(device, scale),
+        other => return Err(format!("unknown workload '{other}'")),
+    };
+    value["device"] = json!(device_name);
+    Ok(value)
+}
+
+/// The workload names, in order.
+pub const WORKLOADS: &[&str] = &["w3", "w5"];

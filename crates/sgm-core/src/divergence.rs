@@ -102,26 +102,43 @@ impl QuadraticForms {
 /// # Shapes
 /// - `x`: `[batch, dim]`; `directions`: `[K, batch, dim]`.
 ///
-/// # Panics
-/// If `directions` does not match `x` (a programmer error).
-pub fn jvp_quadratic_forms<F>(jvp: F, x: Tensor<2>, directions: Tensor<3>) -> QuadraticForms
+/// # Errors
+/// [`CoreError::ShapeMismatch`] if `directions` is not `[K, batch, dim]` for `x` of
+/// `[batch, dim]`, or if `jvp` returns tensors of another shape than its input.
+pub fn jvp_quadratic_forms<F>(jvp: F, x: Tensor<2>, directions: Tensor<3>) -> Result<QuadraticForms>
 where
     F: FnOnce(Tensor<2>, Tensor<2>) -> (Tensor<2>, Tensor<2>),
 {
     let [k, batch, dim] = directions.dims();
-    assert_eq!(x.dims(), [batch, dim], "directions must be [K, batch, dim]");
+    if x.dims() != [batch, dim] {
+        return Err(CoreError::ShapeMismatch {
+            what: "JVP directions",
+            expected: vec![k, x.dims()[0], x.dims()[1]],
+            found: vec![k, batch, dim],
+        });
+    }
     let x_rep = x
         .unsqueeze_dim::<3>(0)
         .expand([k, batch, dim])
         .reshape([k * batch, dim]);
     let v = directions.reshape([k * batch, dim]);
     let (f_rep, jv) = jvp(x_rep, v.clone());
+    // The closure's outputs must have its input's shape (a score model's contract).
+    for out in [&f_rep, &jv] {
+        if out.dims() != [k * batch, dim] {
+            return Err(CoreError::ShapeMismatch {
+                what: "score model output",
+                expected: vec![k * batch, dim],
+                found: out.dims().to_vec(),
+            });
+        }
+    }
     let per_row = |a: Tensor<2>| a.sum_dim(1).reshape([k, batch]).transpose();
-    QuadraticForms {
+    Ok(QuadraticForms {
         value: f_rep.clone().slice(0..batch),
         forms: per_row(jv * v.clone()),
         projections: per_row(f_rep * v),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -156,7 +173,7 @@ mod tests {
             &device,
             DType::F32,
         );
-        let q = jvp_quadratic_forms(linear_jvp(a), x.clone(), unit_directions(&x));
+        let q = jvp_quadratic_forms(linear_jvp(a), x.clone(), unit_directions(&x)).unwrap();
         assert_eq!(to_f64(q.trace()), vec![3.25, 3.25]);
         assert_eq!(q.forms.dims(), [2, 3]);
         // The first block of values is F(x) itself: row 0 = A (0.1, 0.2, 0.3).

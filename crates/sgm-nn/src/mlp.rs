@@ -171,6 +171,11 @@ impl ScoreMlp {
         &self.hidden
     }
 
+    /// The hidden layers, mutably (for weight surgery in experiments and tests).
+    pub fn hidden_layers_mut(&mut self) -> &mut [Linear] {
+        &mut self.hidden
+    }
+
     /// The output layer.
     pub fn output_layer(&self) -> &Linear {
         &self.output

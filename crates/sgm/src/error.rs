@@ -16,6 +16,12 @@ pub enum Error {
     /// From `sgm-data`.
     #[error(transparent)]
     Data(#[from] sgm_data::DataError),
+    /// From `sgm-nn`.
+    #[error(transparent)]
+    Nn(#[from] sgm_nn::NnError),
+    /// From `sgm-losses`.
+    #[error(transparent)]
+    Loss(#[from] sgm_losses::LossError),
     /// From device selection.
     #[error(transparent)]
     Device(#[from] crate::device::DeviceError),

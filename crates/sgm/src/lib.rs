@@ -15,6 +15,8 @@
 //! | [`schedules`] | `sgm-schedules` | geometric sigmas, DDPM betas, Karras sigmas, time grids |
 //! | [`sde`] | `sgm-sde` | VE, VP, sub-VP, OU, Brownian; reverse SDE; probability-flow ODE |
 //! | [`data`] | `sgm-data` | Gaussians and mixtures with exact perturbed scores; 8x8 digits |
+//! | [`nn`] | `sgm-nn` | MLP score network with exact JVP, parameterisations, training loop |
+//! | [`losses`] | `sgm-losses` | ESM, ISM, SSM, SSM-VR, DSM (single, NCSN, continuous), DDPM loss |
 //!
 //! ```
 //! use sgm::prelude::*;
@@ -34,7 +36,10 @@ pub mod device;
 mod error;
 
 pub use error::{Error, Result};
-pub use {sgm_core as core, sgm_data as data, sgm_schedules as schedules, sgm_sde as sde};
+pub use {
+    sgm_core as core, sgm_data as data, sgm_losses as losses, sgm_nn as nn,
+    sgm_schedules as schedules, sgm_sde as sde,
+};
 
 /// burn, as this crate builds it: use it for tensors and devices so that versions match.
 pub use burn;
@@ -48,6 +53,14 @@ pub mod prelude {
         DeviceNoise, HostNoise, NoiseSource, NoiseSourceExt, ScoreModel, VectorField,
     };
     pub use sgm_data::{Digits, ExactDensity, Gaussian, GaussianMixture, PixelScale, Split};
+    pub use sgm_losses::{
+        ContinuousDsm, DdpmEpsilonLoss, DenoisingScoreMatching, ExplicitScoreMatching,
+        ImplicitScoreMatching, NcsnLoss, NoiseConditioning, SlicedScoreMatching, Weighting,
+    };
+    pub use sgm_nn::{
+        Parameterization, Parameterized, ScoreMlp, ScoreMlpConfig, ScoreNetwork, Trainer,
+        TrainerConfig,
+    };
     pub use sgm_schedules::{DiscreteBetas, GeometricSigmas, KarrasSigmas, Spacing, TimeGrid};
     pub use sgm_sde::{
         BrownianMotion, DdpmMarginals, GaussianMarginals, LinearSde, OrnsteinUhlenbeck,

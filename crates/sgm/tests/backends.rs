@@ -12,9 +12,16 @@ fn oracle_outputs(device: &Device) -> Vec<Vec<f64>> {
     let ring = GaussianMixture::ring8_weighted();
     let vp = VpSde::default();
     let ve = VeSde::default();
-    let points: Vec<f64> = (0..64).map(|i| ((i * 37) % 17) as f64 * 0.6 - 4.8).collect();
+    let points: Vec<f64> = (0..64)
+        .map(|i| ((i * 37) % 17) as f64 * 0.6 - 4.8)
+        .collect();
     let x = from_f64(&points, [32, 2], device, DType::F32);
-    let t = from_f64(&(0..32).map(|i| 0.01 + i as f64 * 0.03).collect::<Vec<_>>(), [32], device, DType::F32);
+    let t = from_f64(
+        &(0..32).map(|i| 0.01 + i as f64 * 0.03).collect::<Vec<_>>(),
+        [32],
+        device,
+        DType::F32,
+    );
     let v = x.clone().flip([1]);
     let model = ring.perturbed(&vp);
     let (s, jv) = model.score_jvp(x.clone(), t.clone(), v);
@@ -35,7 +42,10 @@ fn oracles_agree_across_backends() {
     for (name, device) in common::other_devices() {
         for (k, (got, want)) in oracle_outputs(&device).iter().zip(&reference).enumerate() {
             let err = common::max_relative_error(got, want, 1.0);
-            assert!(err < 1e-4, "{name}: output {k} differs from flex by {err:e}");
+            assert!(
+                err < 1e-4,
+                "{name}: output {k} differs from flex by {err:e}"
+            );
         }
     }
 }

@@ -1,0 +1,20 @@
+//! Criterion benches of the workloads' inner steps (smaller sizes than the JSON workloads).
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use sgm_benches::{Scale, w3, w5};
+
+fn workloads(c: &mut Criterion) {
+    let device = burn::prelude::Device::flex();
+    let mut group = c.benchmark_group("workloads");
+    group.sample_size(10);
+    group.bench_function("w3 (2% of the steps)", |b| {
+        b.iter(|| w3(&device, Scale(0.02)))
+    });
+    group.bench_function("w5 (5% of the steps)", |b| {
+        b.iter(|| w5(&device, Scale(0.05)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, workloads);
+criterion_main!(benches);

@@ -1,0 +1,202 @@
+//! Exactness of the MLP's hand-written JVP, in f64 (this test binary sets flex's default float
+//! type to f64, so it keeps to itself: the setting is process-wide).
+
+use std::sync::OnceLock;
+
+use burn::module::Param;
+use burn::prelude::*;
+use burn::tensor::{DeviceConfig, FloatDType};
+use sgm_core::tensor::{from_f64, to_f64};
+use sgm_core::{ScoreModel, finite_difference_jvp};
+use sgm_nn::{Activation, Parameterization, Parameterized, ScoreMlp, ScoreMlpConfig, ScoreNetwork};
+use sgm_sde::{DdpmMarginals, SubVpSde, VeSde, VpSde};
+
+fn device() -> Device {
+    static DEVICE: OnceLock<Device> = OnceLock::new();
+    DEVICE
+        .get_or_init(|| {
+            let mut d = Device::flex();
+            d.configure(DeviceConfig::default().float_dtype(FloatDType::F64))
+                .expect("configured before any tensor exists");
+            d.seed(7);
+            d
+        })
+        .clone()
+}
+
+fn input(batch: usize, dim: usize, scale: f64) -> Tensor<2> {
+    let values: Vec<f64> = (0..batch * dim)
+        .map(|i| ((i * 7919) % 23) as f64 / 23.0 * 2.0 * scale - scale)
+        .collect();
+    from_f64(&values, [batch, dim], &device(), burn::tensor::DType::F64)
+}
+
+fn times(batch: usize) -> Tensor<1> {
+    let values: Vec<f64> = (0..batch)
+        .map(|i| 0.05 + 0.9 * i as f64 / batch as f64)
+        .collect();
+    from_f64(&values, [batch], &device(), burn::tensor::DType::F64)
+}
+
+fn assert_close(a: Tensor<2>, b: Tensor<2>, rel: f64, what: &str) {
+    let (a, b) = (to_f64(a), to_f64(b));
+    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    for (x, y) in a.iter().zip(&b) {
+        assert!(
+            (x - y).abs() <= rel * scale,
+            "{what}: {x} vs {y} (scale {scale})"
+        );
+    }
+}
+
+#[test]
+fn mlp_jvp_matches_finite_differences() {
+    let net = ScoreMlpConfig::new(3)
+        .with_hidden(24)
+        .with_depth(3)
+        .init(&device())
+        .unwrap();
+    let (x, t) = (input(16, 3, 2.0), times(16));
+    let v = input(16, 3, 1.0).flip([0]);
+    let (h, jv) = net.forward_jvp(x.clone(), t.clone(), v.clone());
+    assert_close(h, net.forward(x.clone(), t.clone()), 1e-14, "forward");
+    let (_, fd) = finite_difference_jvp(&|x, t| net.forward(x, t), x, t, v);
+    // f64 central differences with h = 6e-6 (1 + |x|): error ~1e-10 relative.
+    assert_close(jv, fd, 1e-8, "JVP");
+}
+
+#[test]
+fn linear_stack_jvp_is_the_product_of_weight_matrices() {
+    let dim = 2;
+    let net = ScoreMlpConfig::new(dim)
+        .with_hidden(5)
+        .with_depth(3)
+        .with_activation(Activation::Identity)
+        .init(&device())
+        .unwrap();
+    // Without activations, J^T = W_1[:dim] W_2 W_3 W_out (weights stored [d_in, d_out]).
+    let mut jt = net.hidden_layers()[0].weight.val().narrow(0, 0, dim);
+    for layer in &net.hidden_layers()[1..] {
+        jt = jt.matmul(layer.weight.val());
+    }
+    jt = jt.matmul(net.output_layer().weight.val());
+    let v = input(4, dim, 1.0);
+    let (_, jv) = net.forward_jvp(input(4, dim, 3.0), times(4), v.clone());
+    assert_close(jv, v.matmul(jt), 1e-13, "affine JVP");
+}
+
+#[test]
+fn parameterised_jvps_match_finite_differences() {
+    let net = ScoreMlpConfig::new(2)
+        .with_hidden(16)
+        .init(&device())
+        .unwrap();
+    let (x, t) = (input(12, 2, 2.0), times(12));
+    let v = input(12, 2, 1.0).flip([1]);
+    let vp = VpSde::default();
+    let ve = VeSde::default();
+    let sub = SubVpSde::default();
+    let chain = DdpmMarginals::new(sgm_schedules::DiscreteBetas::linear(1e-4, 0.02, 100).unwrap());
+    let kinds = [
+        Parameterization::Raw,
+        Parameterization::NoisePrediction,
+        Parameterization::StdNormalized,
+        Parameterization::DriftCancelling,
+        Parameterization::DataPrediction,
+    ];
+    let sdes: [&dyn sgm_sde::LinearSde; 3] = [&vp, &ve, &sub];
+    for sde in sdes {
+        for kind in kinds {
+            let model = Parameterized::with_sde(&net, sde, kind);
+            let (_, jv) = model.score_jvp(x.clone(), t.clone(), v.clone());
+            let (_, fd) =
+                finite_difference_jvp(&|x, t| model.score(x, t), x.clone(), t.clone(), v.clone());
+            assert_close(jv, fd, 1e-7, &format!("{kind:?} under {}", sde.name()));
+        }
+    }
+    let eps = Parameterized::new(&net, &chain, Parameterization::NoisePrediction).unwrap();
+    let (_, jv) = eps.score_jvp(x.clone(), t.clone(), v.clone());
+    let (_, fd) = finite_difference_jvp(&|x, t| eps.score(x, t), x, t, v);
+    assert_close(jv, fd, 1e-7, "noise prediction on a DDPM chain");
+    assert_eq!(
+        Parameterized::new(&net, &chain, Parameterization::DriftCancelling).unwrap_err(),
+        sgm_nn::NnError::DriftCancellingNeedsSde
+    );
+}
+
+#[test]
+fn parameterisations_follow_their_formulas() {
+    // With h known, each score is a closed-form function of h, x, m, std, f and g.
+    let net = ScoreMlpConfig::new(2)
+        .with_hidden(8)
+        .init(&device())
+        .unwrap();
+    let vp = VpSde::default();
+    let (x, t) = (
+        input(3, 2, 1.0),
+        from_f64(&[0.3; 3], [3], &device(), burn::tensor::DType::F64),
+    );
+    let h = to_f64(net.forward(x.clone(), t.clone()));
+    let xs = to_f64(x.clone());
+    use sgm_sde::{GaussianMarginals, LinearSde, Sde};
+    let (m, std, a, g) = (
+        vp.mean_coeff_at(0.3),
+        vp.std_at(0.3),
+        vp.drift_coeff_at(0.3),
+        vp.diffusion_at(0.3),
+    );
+    let expect = |kind: Parameterization, k: usize| match kind {
+        Parameterization::Raw => h[k],
+        Parameterization::NoisePrediction => -h[k] / std,
+        Parameterization::StdNormalized => h[k] / std,
+        Parameterization::DriftCancelling => h[k] / std + 2.0 * a * xs[k] / (g * g),
+        Parameterization::DataPrediction => (m * h[k] - xs[k]) / (std * std),
+    };
+    for kind in [
+        Parameterization::Raw,
+        Parameterization::NoisePrediction,
+        Parameterization::StdNormalized,
+        Parameterization::DriftCancelling,
+        Parameterization::DataPrediction,
+    ] {
+        let s = to_f64(Parameterized::with_sde(&net, &vp, kind).score(x.clone(), t.clone()));
+        for (k, sk) in s.iter().enumerate() {
+            approx::assert_relative_eq!(*sk, expect(kind, k), max_relative = 1e-12);
+        }
+    }
+}
+
+#[test]
+fn jvp_is_differentiable_in_the_parameters() {
+    // d/dW of sum(c * J v), by autodiff through the hand-written tangent, against a central
+    // finite difference in one weight entry.
+    let ad = device().autodiff();
+    let net = ScoreMlpConfig::new(2)
+        .with_hidden(8)
+        .with_depth(2)
+        .init(&ad)
+        .unwrap();
+    let (x, t) = (input(6, 2, 1.5), times(6));
+    let (x, t) = (x.to_device(&ad), t.to_device(&ad));
+    let v = x.clone().flip([1]);
+    let objective = |net: &ScoreMlp| {
+        net.forward_jvp(x.clone(), t.clone(), v.clone())
+            .1
+            .sin()
+            .sum()
+    };
+    let grads = objective(&net).backward();
+    let w = &net.hidden_layers()[1].weight;
+    let analytic = to_f64(w.grad(&grads).expect("weight has a gradient"))[5];
+    let nudge = |delta: f64| {
+        let mut shifted = net.clone();
+        let mut weight = to_f64(w.val());
+        weight[5] += delta;
+        shifted.hidden_layers_mut()[1].weight =
+            Param::from_tensor(from_f64(&weight, [8, 8], &ad, burn::tensor::DType::F64));
+        to_f64(objective(&shifted))[0]
+    };
+    let h = 1e-6;
+    let numeric = (nudge(h) - nudge(-h)) / (2.0 * h);
+    approx::assert_relative_eq!(analytic, numeric, max_relative = 1e-6);
+}
