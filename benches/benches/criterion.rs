@@ -1,12 +1,18 @@
 //! Criterion benches of the workloads' inner steps (smaller sizes than the JSON workloads).
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use sgm_benches::{Scale, w3, w5};
+use sgm_benches::{Scale, w1, w2, w3, w5};
 
 fn workloads(c: &mut Criterion) {
     let device = burn::prelude::Device::flex();
     let mut group = c.benchmark_group("workloads");
     group.sample_size(10);
+    group.bench_function("w1 (2% of the steps)", |b| {
+        b.iter(|| w1(&device, Scale(0.02)))
+    });
+    group.bench_function("w2 (2% of the steps)", |b| {
+        b.iter(|| w2(&device, Scale(0.02)))
+    });
     group.bench_function("w3 (2% of the steps)", |b| {
         b.iter(|| w3(&device, Scale(0.02)))
     });

@@ -20,8 +20,10 @@ use sgm::prelude::*;
 pub struct Scale(pub f64);
 
 impl Scale {
-    fn steps(self, n: usize) -> usize {
-        ((n as f64 * self.0).round() as usize).max(2)
+    /// `n` scaled, but at least `min` (a grid from t = 1 to 1e-3 needs >= 25 steps for the
+    /// DDPM kernel's beta(t) dt < 1).
+    fn steps(self, n: usize, min: usize) -> usize {
+        ((n as f64 * self.0).round() as usize).max(min)
     }
 }
 
@@ -49,6 +51,71 @@ pub fn mlp_flops(widths: &[usize]) -> f64 {
     widths.windows(2).map(|w| 2.0 * (w[0] * w[1]) as f64).sum()
 }
 
+/// w1: predictor-corrector sampling of ring8 under VP with its exact score: 16,384 particles,
+/// 1,000 steps from t = 1 to 1e-3, each one Langevin corrector step (snr 0.16, alpha =
+/// 1 - beta_i) then one reverse-diffusion predictor step; the noise-free mean at the end.
+pub fn w1(device: &Device, scale: Scale) -> Value {
+    let vp = VpSde::default();
+    let ring = GaussianMixture::ring8();
+    let exact = ring.perturbed(&vp);
+    let predictor = ReverseDiffusion::new(&vp, &exact);
+    let corrector = LangevinCorrector::new(&vp, &exact, 0.16, 1).expect("valid snr");
+    let particles = 16_384;
+    let run = |steps: usize| {
+        let grid = TimeGrid::uniform(1.0, 1e-3, steps + 1).expect("valid grid");
+        let sampler =
+            PcSampler::new(&predictor, &corrector, grid, FinalStep::Mean).expect("decreasing grid");
+        let mut noise = DeviceNoise;
+        let x_t = vp.prior_sample([particles, 2], device, DType::F32, &mut noise);
+        sampler
+            .sample(x_t, &mut noise, &mut NoObserver)
+            .expect("finite samples")
+            .x
+    };
+    run(25);
+    let steps = scale.steps(1000, 25);
+    let (x, seconds) = timed(device, || run(steps));
+    let shares = ring.component_shares(x.clone());
+    let weight_err = shares.iter().map(|s| (s - 0.125).abs()).fold(0.0, f64::max);
+    let log_p = sgm::core::tensor::to_f64(ring.log_prob(x));
+    let nll = -log_p.iter().sum::<f64>() / log_p.len() as f64;
+    json!({
+        "workload": "w1", "steps": steps, "particles": particles, "seconds": seconds,
+        "ns_per_particle_step": seconds * 1e9 / (particles * steps) as f64,
+        "mode_weight_max_abs_err": weight_err, "true_nll_of_samples": nll,
+    })
+}
+
+/// w2: Euler-Maruyama sampling of the reverse VP SDE with the untrained MLP (hidden 256,
+/// score = output / std(t)): 8,192 particles, 500 steps from t = 1 to 1e-3.
+pub fn w2(device: &Device, scale: Scale) -> Value {
+    let vp = VpSde::default();
+    device.seed(2);
+    let net = mlp(256, device);
+    let model = Parameterized::with_sde(&net, &vp, Parameterization::StdNormalized);
+    let predictor = EulerMaruyama::new(&vp, &model);
+    let particles = 8192;
+    let run = |steps: usize| {
+        let grid = TimeGrid::uniform(1.0, 1e-3, steps + 1).expect("valid grid");
+        let sampler = PcSampler::new(&predictor, &NoneCorrector, grid, FinalStep::Mean)
+            .expect("decreasing grid");
+        let mut noise = DeviceNoise;
+        let x_t = vp.prior_sample([particles, 2], device, DType::F32, &mut noise);
+        sampler
+            .sample(x_t, &mut noise, &mut NoObserver)
+            .expect("finite samples")
+            .x
+    };
+    run(5);
+    let steps = scale.steps(500, 5);
+    let (_, seconds) = timed(device, || run(steps));
+    let flops = mlp_flops(&[2 + 16, 256, 256, 256, 2]) * (particles * steps) as f64;
+    json!({
+        "workload": "w2", "steps": steps, "particles": particles, "seconds": seconds,
+        "gflops": flops / seconds / 1e9,
+    })
+}
+
 /// w3: continuous-time DSM training on ring8 (VP, t ~ U(1e-5, 1)), MLP hidden 256, batch
 /// 1,024, Adam lr 1e-3, 2,000 steps.
 pub fn w3(device: &Device, scale: Scale) -> Value {
@@ -71,8 +138,8 @@ pub fn w3(device: &Device, scale: Scale) -> Value {
         }
         losses
     };
-    run(scale.steps(20));
-    let steps = scale.steps(2000);
+    run(20);
+    let steps = scale.steps(2000, 2);
     let (losses, seconds) = timed(device, || run(steps));
     // ContinuousDsm carries the factor 1/2 of Hyvarinen's objective; the workload's loss is
     // sum over dims of (std s + z)^2 without it.
@@ -118,8 +185,8 @@ pub fn w5(device: &Device, scale: Scale) -> Value {
         }
         net
     };
-    run(scale.steps(5));
-    let steps = scale.steps(200);
+    run(5);
+    let steps = scale.steps(200, 2);
     let (_, seconds) = timed(device, || run(steps));
     // Per sample: forward and tangent (2 x the forward matmuls), backward (2 x those).
     let flops = 3.0 * 2.0 * mlp_flops(&[d, 512, 512, d]) * 256.0 * steps as f64;
@@ -135,6 +202,8 @@ pub fn w5(device: &Device, scale: Scale) -> Value {
 /// An unknown workload name.
 pub fn run(name: &str, device: &Device, device_name: &str, scale: Scale) -> Result<Value, String> {
     let mut value = match name {
+        "w1" => w1(device, scale),
+        "w2" => w2(device, scale),
         "w3" => w3(device, scale),
         "w5" => w5(device, scale),
         other => return Err(format!("unknown workload '{other}'")),
@@ -144,4 +213,4 @@ pub fn run(name: &str, device: &Device, device_name: &str, scale: Scale) -> Resu
 }
 
 /// The workload names, in order.
-pub const WORKLOADS: &[&str] = &["w3", "w5"];
+pub const WORKLOADS: &[&str] = &["w1", "w2", "w3", "w5"];

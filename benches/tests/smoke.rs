@@ -6,7 +6,7 @@ use sgm_benches::{Scale, WORKLOADS, run};
 fn every_workload_reports_its_fields() {
     let device = burn::prelude::Device::flex();
     for name in WORKLOADS {
-        let line = run(name, &device, "flex", Scale(0.005)).unwrap();
+        let line = run(name, &device, "flex", Scale(0.05)).unwrap();
         assert_eq!(line["workload"], *name);
         assert_eq!(line["device"], "flex");
         let seconds = line["seconds"].as_f64().unwrap();

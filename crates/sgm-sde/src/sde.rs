@@ -104,11 +104,15 @@ pub trait Sde {
         1.0
     }
 
-    /// The ancestral-sampling step from `t` to `t - dt`, for SDEs that have one (VE and VP);
-    /// `None` (the default) otherwise.
-    fn ancestral_step(&self, t: f64, dt: f64) -> Option<AncestralStep> {
+    /// The ancestral-sampling step from `t` to `t - dt` for SDEs that have one (VE and VP);
+    /// `Ok(None)` (the default) for SDEs without.
+    ///
+    /// # Errors
+    /// [`SdeError::StepTooLarge`](crate::SdeError::StepTooLarge) when the step is outside the
+    /// kernel's range (VP: beta(t) dt >= 1).
+    fn ancestral_step(&self, t: f64, dt: f64) -> Result<Option<AncestralStep>> {
         let _ = (t, dt);
-        None
+        Ok(None)
     }
 }
 
@@ -149,7 +153,7 @@ impl<S: Sde + ?Sized> Sde for &S {
     fn corrector_alpha(&self, t: f64, dt: f64) -> f64 {
         (**self).corrector_alpha(t, dt)
     }
-    fn ancestral_step(&self, t: f64, dt: f64) -> Option<AncestralStep> {
+    fn ancestral_step(&self, t: f64, dt: f64) -> Result<Option<AncestralStep>> {
         (**self).ancestral_step(t, dt)
     }
 }

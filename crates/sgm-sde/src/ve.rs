@@ -116,17 +116,17 @@ impl Sde for VeSde {
 
     /// SMLD ancestral sampling: with v = std(t)^2, v' = std(t - dt)^2 (exact variances from the
     /// data), x' = x + (v - v') s + sqrt(v' (v - v') / v) z.
-    fn ancestral_step(&self, t: f64, dt: f64) -> Option<AncestralStep> {
+    fn ancestral_step(&self, t: f64, dt: f64) -> Result<Option<AncestralStep>> {
         let (v, v_prev) = (
             self.std_at(t).powi(2),
             self.std_at((t - dt).max(0.0)).powi(2),
         );
         let increment = v - v_prev;
-        Some(AncestralStep {
+        Ok(Some(AncestralStep {
             x_coeff: 1.0,
             score_coeff: increment,
             noise_std: (v_prev * increment / v).sqrt(),
-        })
+        }))
     }
 }
 

@@ -124,16 +124,18 @@ impl Sde for VpSde {
     }
 
     /// DDPM ancestral sampling (Ho et al. 2020, Algorithm 2 with sigma_i^2 = beta_i):
-    /// x' = (x + beta_i s) / sqrt(1 - beta_i) + sqrt(beta_i) z, beta_i = beta(t) dt. `None` when
-    /// beta_i >= 1 (the step is too coarse for this kernel).
-    fn ancestral_step(&self, t: f64, dt: f64) -> Option<AncestralStep> {
-        let b = ddpm_beta(&self.beta, t, dt).ok()?;
+    /// x' = (x + beta_i s) / sqrt(1 - beta_i) + sqrt(beta_i) z, beta_i = beta(t) dt.
+    ///
+    /// # Errors
+    /// [`SdeError::StepTooLarge`] if beta_i >= 1 (the step is too coarse for this kernel).
+    fn ancestral_step(&self, t: f64, dt: f64) -> Result<Option<AncestralStep>> {
+        let b = ddpm_beta(&self.beta, t, dt)?;
         let scale = 1.0 / (1.0 - b).sqrt();
-        Some(AncestralStep {
+        Ok(Some(AncestralStep {
             x_coeff: scale,
             score_coeff: b * scale,
             noise_std: b.sqrt(),
-        })
+        }))
     }
 }
 

@@ -263,8 +263,15 @@ fn discretisations_have_the_documented_kernels() {
     );
     assert_eq!(to_f64(k.f), vec![0.0, 0.0]);
     // Ancestral steps exist for VE and VP only.
-    assert!(ve.ancestral_step(0.5, 0.1).is_some() && vp.ancestral_step(0.5, 0.01).is_some());
-    assert!(SubVpSde::default().ancestral_step(0.5, 0.01).is_none());
+    assert!(ve.ancestral_step(0.5, 0.1).unwrap().is_some());
+    assert!(vp.ancestral_step(0.5, 0.01).unwrap().is_some());
+    assert!(vp.ancestral_step(1.0, 0.1).is_err());
+    assert!(
+        SubVpSde::default()
+            .ancestral_step(0.5, 0.01)
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[test]

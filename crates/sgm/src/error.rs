@@ -22,6 +22,9 @@ pub enum Error {
     /// From `sgm-losses`.
     #[error(transparent)]
     Loss(#[from] sgm_losses::LossError),
+    /// From `sgm-samplers`.
+    #[error(transparent)]
+    Sampler(#[from] sgm_samplers::SamplerError),
     /// From device selection.
     #[error(transparent)]
     Device(#[from] crate::device::DeviceError),

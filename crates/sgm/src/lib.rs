@@ -17,6 +17,7 @@
 //! | [`data`] | `sgm-data` | Gaussians and mixtures with exact perturbed scores; 8x8 digits |
 //! | [`nn`] | `sgm-nn` | MLP score network with exact JVP, parameterisations, training loop |
 //! | [`losses`] | `sgm-losses` | ESM, ISM, SSM, SSM-VR, DSM (single, NCSN, continuous), DDPM loss |
+//! | [`samplers`] | `sgm-samplers` | Langevin, annealed Langevin, PC samplers, ODE solvers, DDPM, DDIM |
 //!
 //! ```
 //! use sgm::prelude::*;
@@ -38,7 +39,7 @@ mod error;
 pub use error::{Error, Result};
 pub use {
     sgm_core as core, sgm_data as data, sgm_losses as losses, sgm_nn as nn,
-    sgm_schedules as schedules, sgm_sde as sde,
+    sgm_samplers as samplers, sgm_schedules as schedules, sgm_sde as sde,
 };
 
 /// burn, as this crate builds it: use it for tensors and devices so that versions match.
@@ -60,6 +61,12 @@ pub mod prelude {
     pub use sgm_nn::{
         Parameterization, Parameterized, ScoreMlp, ScoreMlpConfig, ScoreNetwork, Trainer,
         TrainerConfig,
+    };
+    pub use sgm_samplers::{
+        AncestralSampling, AnnealedLangevin, AnnealedLangevinCorrector, DdimSampler, DdpmSampler,
+        EulerMaruyama, FinalStep, LangevinCorrector, LangevinDynamics, NoObserver, NoneCorrector,
+        NonePredictor, PcSampler, Progress, ReverseDiffusion, StepControl, Tableau, Trajectory,
+        solve_ode,
     };
     pub use sgm_schedules::{DiscreteBetas, GeometricSigmas, KarrasSigmas, Spacing, TimeGrid};
     pub use sgm_sde::{

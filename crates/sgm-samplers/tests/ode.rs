@@ -1,0 +1,234 @@
+//! ODE solvers on the probability-flow ODE: convergence orders, round trips, marginals, NFE.
+
+use burn::prelude::*;
+use burn::tensor::DType;
+use sgm_core::tensor::{from_f64, to_f64};
+use sgm_core::{CountingScoreModel, HostNoise, VectorField};
+use sgm_data::{ExactDensity, Gaussian, GaussianMixture};
+use sgm_samplers::{NoObserver, SamplerError, StepControl, Tableau, solve_ode};
+use sgm_sde::{GaussianMarginals, ProbabilityFlowOde, VpSde};
+
+fn device() -> Device {
+    Device::flex()
+}
+
+/// For Gaussian data N(mu, s^2 I) the probability-flow ODE of a linear SDE has the closed-form
+/// solution x(t) = m(t) mu + sqrt(v(t) / v(t0)) (x(t0) - m(t0) mu), v = m^2 s^2 + std^2: every
+/// point moves along the map that carries N(m(t0) mu, v(t0) I) onto N(m(t) mu, v(t) I).
+fn exact_flow(vp: &VpSde, mu: &[f64], s: f64, x0: &[f64], t0: f64, t1: f64) -> Vec<f64> {
+    let v = |t: f64| (vp.mean_coeff_at(t) * s).powi(2) + vp.std_at(t).powi(2);
+    let ratio = (v(t1) / v(t0)).sqrt();
+    x0.iter()
+        .enumerate()
+        .map(|(i, x)| {
+            let m = mu[i % mu.len()];
+            vp.mean_coeff_at(t1) * m + ratio * (x - vp.mean_coeff_at(t0) * m)
+        })
+        .collect()
+}
+
+/// Least-squares slope of log(error) against log(h).
+fn slope(hs: &[f64], errors: &[f64]) -> f64 {
+    let (lx, ly): (Vec<f64>, Vec<f64>) =
+        hs.iter().zip(errors).map(|(h, e)| (h.ln(), e.ln())).unzip();
+    let n = lx.len() as f64;
+    let (mx, my) = (lx.iter().sum::<f64>() / n, ly.iter().sum::<f64>() / n);
+    let cov: f64 = lx.iter().zip(&ly).map(|(x, y)| (x - mx) * (y - my)).sum();
+    let var: f64 = lx.iter().map(|x| (x - mx).powi(2)).sum();
+    cov / var
+}
+
+#[test]
+fn fixed_step_solvers_converge_at_their_order_both_ways_in_f64() {
+    let vp = VpSde::default();
+    let (mu, s) = (vec![1.0, -0.5], 0.7);
+    let gauss = Gaussian::isotropic(mu.clone(), s).unwrap();
+    let exact = gauss.perturbed(&vp);
+    let flow = ProbabilityFlowOde::new(&vp, &exact);
+    let points = [0.3, 1.2, -0.8, 0.1, 2.0, -1.5];
+    let x = from_f64(&points, [3, 2], &device(), DType::F64);
+    // Step counts 2^k on [0.2, 0.6] (beta from 4 to 12): each method's sweep keeps its errors
+    // above 1e-13, where f64 round-off (~1e-15 per step) starts to show, and within its
+    // asymptotic range.
+    let cases = [
+        (Tableau::euler(), vec![64, 128, 256, 512, 1024]),
+        (Tableau::heun(), vec![32, 64, 128, 256, 512]),
+        (Tableau::rk4(), vec![16, 32, 64, 128, 256]),
+        (Tableau::dormand_prince(), vec![16, 32, 64]),
+    ];
+    for (t0, t1) in [(0.2, 0.6), (0.6, 0.2)] {
+        let want = exact_flow(&vp, &mu, s, &points, t0, t1);
+        for (tableau, steps) in &cases {
+            let errors: Vec<f64> = steps
+                .iter()
+                .map(|&n| {
+                    let control = StepControl::fixed(n).unwrap();
+                    let sol =
+                        solve_ode(&flow, tableau, x.clone(), t0, t1, control, &mut NoObserver)
+                            .unwrap();
+                    to_f64(sol.x)
+                        .iter()
+                        .zip(&want)
+                        .map(|(a, b)| (a - b).abs())
+                        .fold(0.0, f64::max)
+                })
+                .collect();
+            let hs: Vec<f64> = steps.iter().map(|&n| (t1 - t0).abs() / n as f64).collect();
+            let p = slope(&hs, &errors);
+            eprintln!(
+                "{} {t0} -> {t1}: slope {p:.3}, errors {errors:?}",
+                tableau.name()
+            );
+            assert!(
+                (p - tableau.order() as f64).abs() < 0.15,
+                "{} from {t0} to {t1}: slope {p}",
+                tableau.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn adaptive_dormand_prince_meets_its_tolerance_and_counts_honestly() {
+    let vp = VpSde::default();
+    let (mu, s) = (vec![1.0, -0.5], 0.7);
+    let gauss = Gaussian::isotropic(mu.clone(), s).unwrap();
+    let counted = CountingScoreModel::new(gauss.perturbed(&vp));
+    let flow = ProbabilityFlowOde::new(&vp, &counted);
+    let points = [0.3, 1.2, -0.8, 0.1, 2.0, -1.5];
+    let x = from_f64(&points, [3, 2], &device(), DType::F64);
+    for tol in [1e-4, 1e-7] {
+        counted.reset();
+        let control = StepControl::adaptive(tol, tol).unwrap();
+        let sol = solve_ode(
+            &flow,
+            &Tableau::dormand_prince(),
+            x.clone(),
+            1e-3,
+            1.0,
+            control,
+            &mut NoObserver,
+        )
+        .unwrap();
+        let want = exact_flow(&vp, &mu, s, &points, 1e-3, 1.0);
+        let err = to_f64(sol.x)
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        // Local errors below tol per step accumulate to a global error of the order of tol
+        // (times a modest factor for the ~10-100 steps): bound at 10 tol.
+        assert!(err < 10.0 * tol, "tol {tol}: error {err:e}");
+        assert_eq!(counted.evaluations(), sol.nfe, "NFE");
+        // FSAL: 1 + 1 (starting step) + 6 per attempted step.
+        assert_eq!(sol.nfe, 2 + 6 * (sol.accepted + sol.rejected));
+    }
+}
+
+#[test]
+fn probability_flow_round_trip_returns_to_the_data() {
+    let vp = VpSde::default();
+    let ring = GaussianMixture::ring8_weighted();
+    let exact = ring.perturbed(&vp);
+    let flow = ProbabilityFlowOde::new(&vp, &exact);
+    let mut noise = HostNoise::new(8);
+    let x0 = ring.sample(512, &device(), DType::F32, &mut noise);
+    let dp = Tableau::dormand_prince();
+    let control = StepControl::adaptive(1e-5, 1e-5).unwrap();
+    let prior = solve_ode(&flow, &dp, x0.clone(), 1e-3, 1.0, control, &mut NoObserver).unwrap();
+    let back = solve_ode(&flow, &dp, prior.x, 1.0, 1e-3, control, &mut NoObserver).unwrap();
+    let err = to_f64(back.x)
+        .iter()
+        .zip(to_f64(x0))
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(err < 1e-3, "round-trip error {err:e}");
+}
+
+#[test]
+fn probability_flow_marginal_matches_the_sde_marginal() {
+    // Fokker-Planck: the ODE carries p_0 to p_t. ring8 at t = 0.5 under VP: mean 0 and per-axis
+    // variance m^2 (0.25 + 8) + std^2 (weights equal: E x0 = 0, Var = 0.25 + 16/2).
+    let vp = VpSde::default();
+    let ring = GaussianMixture::ring8();
+    let exact = ring.perturbed(&vp);
+    let flow = ProbabilityFlowOde::new(&vp, &exact);
+    let n = 8192;
+    let x0 = ring.sample(n, &device(), DType::F32, &mut HostNoise::new(9));
+    let control = StepControl::adaptive(1e-5, 1e-5).unwrap();
+    let xt = solve_ode(
+        &flow,
+        &Tableau::dormand_prince(),
+        x0,
+        0.0,
+        0.5,
+        control,
+        &mut NoObserver,
+    )
+    .unwrap()
+    .x;
+    let values = to_f64(xt);
+    let var_exact = vp.mean_coeff_at(0.5).powi(2) * 8.25 + vp.std_at(0.5).powi(2);
+    for axis in 0..2 {
+        let v: Vec<f64> = values.iter().skip(axis).step_by(2).copied().collect();
+        let mean = v.iter().sum::<f64>() / n as f64;
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0);
+        let fourth = v.iter().map(|x| (x - mean).powi(4)).sum::<f64>() / n as f64;
+        // Standard errors: sqrt(var / n) for the mean, sqrt((m4 - var^2) / n) for the variance.
+        assert!(
+            mean.abs() < 4.0 * (var_exact / n as f64).sqrt(),
+            "axis {axis}: mean {mean}"
+        );
+        assert!(
+            (var - var_exact).abs() < 4.0 * ((fourth - var * var) / n as f64).sqrt(),
+            "axis {axis}: variance {var} vs {var_exact}"
+        );
+    }
+}
+
+#[test]
+fn bad_solver_input_is_a_typed_error() {
+    let decay = |x: Tensor<2>, _t: f64| -x;
+    let x = Tensor::<2>::ones([2, 2], &device());
+    assert!(StepControl::adaptive(0.0, 1e-5).is_err());
+    assert!(StepControl::adaptive(1e-5, -1.0).is_err());
+    assert!(StepControl::fixed(0).is_err());
+    let adaptive = StepControl::adaptive(1e-5, 1e-5).unwrap();
+    assert!(matches!(
+        solve_ode(
+            &decay,
+            &Tableau::rk4(),
+            x.clone(),
+            0.0,
+            1.0,
+            adaptive,
+            &mut NoObserver
+        ),
+        Err(SamplerError::InvalidParameter { .. })
+    ));
+    assert!(
+        solve_ode(
+            &decay,
+            &Tableau::rk4(),
+            x.clone(),
+            1.0,
+            1.0,
+            StepControl::fixed(4).unwrap(),
+            &mut NoObserver
+        )
+        .is_err()
+    );
+    let blow_up = |x: Tensor<2>, _t: f64| x.clone() * x.clone() * x;
+    let err = solve_ode(
+        &blow_up,
+        &Tableau::euler(),
+        x * 10.0,
+        0.0,
+        1.0,
+        StepControl::fixed(100).unwrap(),
+        &mut NoObserver,
+    )
+    .unwrap_err();
+    assert!(matches!(err, SamplerError::NonFinite { .. }), "{err:?}");
+    let _ = decay.eval(Tensor::<2>::ones([1, 1], &device()), 0.0);
+}
