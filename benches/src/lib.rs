@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use sgm::core::DeviceNoise;
 use sgm::core::divergence::Projection;
 use sgm::core::tensor::from_f64;
+use sgm::likelihood::{Divergence, ProbabilityFlowLikelihood};
 use sgm::prelude::*;
 
 /// Multiplies the step counts of every workload (1.0 = as specified; smaller for smoke runs).
@@ -156,6 +157,39 @@ pub fn w3(device: &Device, scale: Scale) -> Value {
     })
 }
 
+/// w4 / w4h: log-likelihood of 1,024 ring8 samples by the probability-flow ODE with the exact
+/// score under VP, from t = 1e-5 to 1, adaptive Dormand-Prince 5(4) at rtol = atol = 1e-5, with
+/// the exact divergence (w4) or one fixed Rademacher probe (w4h). The error is against the
+/// closed-form log p at t = 1e-5.
+pub fn w4(device: &Device, hutchinson: bool) -> Value {
+    let vp = VpSde::default();
+    let ring = GaussianMixture::ring8();
+    let exact = ring.perturbed(&vp);
+    let divergence = if hutchinson {
+        Divergence::Hutchinson { projection: Projection::Rademacher, probes: 1 }
+    } else {
+        Divergence::Exact
+    };
+    let likelihood = ProbabilityFlowLikelihood::new(&vp, &exact, divergence, 1e-5)
+        .expect("valid eps")
+        .with_tolerances(1e-5, 1e-5)
+        .expect("valid tolerances");
+    let mut host = HostNoise::new(4);
+    let x = ring.sample(1024, device, DType::F32, &mut host);
+    let run = |x: Tensor<2>| likelihood.log_prob(x, &mut DeviceNoise).expect("solver converges");
+    run(x.clone().slice(0..64));
+    let (out, seconds) = timed(device, || run(x.clone()));
+    let got = sgm::core::tensor::to_f64(out.log_prob);
+    let want = sgm::core::tensor::to_f64(exact.log_prob(x.clone(), sgm::core::tensor::time_like(1e-5, &x)));
+    let n = got.len() as f64;
+    json!({
+        "workload": if hutchinson { "w4h" } else { "w4" }, "samples": got.len(), "seconds": seconds,
+        "nfe": out.nfe, "mean_logp": got.iter().sum::<f64>() / n,
+        "exact_mean_logp": want.iter().sum::<f64>() / n,
+        "mean_abs_err": got.iter().zip(&want).map(|(a, b)| (a - b).abs()).sum::<f64>() / n,
+    })
+}
+
 /// w5: sliced score matching on d = 64 Gaussian data x = z A (A a fixed random 64 x 64 matrix
 /// / 8), MLP 64 -> 512 -> 512 -> 64, batch 256, one Gaussian projection per sample, exact JVP,
 /// plain SGD lr 1e-3, 200 steps.
@@ -205,6 +239,8 @@ pub fn run(name: &str, device: &Device, device_name: &str, scale: Scale) -> Resu
         "w1" => w1(device, scale),
         "w2" => w2(device, scale),
         "w3" => w3(device, scale),
+        "w4" => w4(device, false),
+        "w4h" => w4(device, true),
         "w5" => w5(device, scale),
         other => return Err(format!("unknown workload '{other}'")),
     };
@@ -213,4 +249,4 @@ pub fn run(name: &str, device: &Device, device_name: &str, scale: Scale) -> Resu
 }
 
 /// The workload names, in order.
-pub const WORKLOADS: &[&str] = &["w1", "w2", "w3", "w5"];
+pub const WORKLOADS: &[&str] = &["w1", "w2", "w3", "w4", "w4h", "w5"];

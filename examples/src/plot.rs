@@ -88,3 +88,41 @@ pub fn scatter_grid(
     root.present()?;
     Ok(())
 }
+
+/// Draws square grey-level images (values in [0, 1], row-major, `side` x `side`) in a grid of
+/// `cols` columns under a `title`, into a PNG.
+///
+/// # Errors
+/// Drawing or file errors from plotters.
+pub fn image_grid(
+    path: &Path,
+    title: &str,
+    images: &[Vec<f64>],
+    side: usize,
+    cols: usize,
+) -> Result<(), Box<dyn Error>> {
+    register_font();
+    let (pixel, gap, header) = (6u32, 4u32, 40u32);
+    let cell = side as u32 * pixel + gap;
+    let rows = images.len().div_ceil(cols) as u32;
+    let root = BitMapBackend::new(path, (cols as u32 * cell + gap, rows * cell + gap + header))
+        .into_drawing_area();
+    root.fill(&WHITE)?;
+    let (top, body) = root.split_vertically(header);
+    top.titled(title, (FONT, 20))?;
+    for (n, image) in images.iter().enumerate() {
+        let (r, c) = ((n / cols) as u32, (n % cols) as u32);
+        let (x0, y0) = ((gap + c * cell) as i32, (gap + r * cell) as i32);
+        for (k, v) in image.iter().enumerate() {
+            let level = (255.0 * (1.0 - v.clamp(0.0, 1.0))) as u8;
+            let (px, py) = ((k % side) as i32, (k / side) as i32);
+            let corner = (x0 + px * pixel as i32, y0 + py * pixel as i32);
+            body.draw(&Rectangle::new(
+                [corner, (corner.0 + pixel as i32, corner.1 + pixel as i32)],
+                RGBColor(level, level, level).filled(),
+            ))?;
+        }
+    }
+    root.present()?;
+    Ok(())
+}

@@ -3,6 +3,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use burn::prelude::*;
 use burn::tensor::DType;
 
+use crate::Result;
+use crate::tensor::{check_same_shape, check_times};
+
 /// A score model s_theta(x, t) ~ grad_x log p_t(x), the (Stein) score of the data distribution
 /// perturbed to time t.
 ///
@@ -46,6 +49,39 @@ pub trait ScoreModel {
     /// - `x`, `v`: `[batch, dim]`; `t`: `[batch]`; returns two `[batch, dim]` tensors.
     fn score_jvp(&self, x: Tensor<2>, t: Tensor<1>, v: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         finite_difference_jvp(self, x, t, v)
+    }
+
+    /// [`ScoreModel::score`] with its shape contract checked: `t` must be `[batch]` and the
+    /// output `[batch, dim]` like `x` (a shape check reads no data, so it costs nothing on any
+    /// device). Samplers and likelihood computations call this, so a model of the wrong shape
+    /// gives a typed error instead of a panic inside burn.
+    ///
+    /// # Errors
+    /// [`CoreError::ShapeMismatch`] naming the offending shapes.
+    fn checked_score(&self, x: Tensor<2>, t: Tensor<1>) -> Result<Tensor<2>> {
+        check_times("score model times", &x, &t)?;
+        let s = self.score(x.clone(), t);
+        check_same_shape("score model output", &x, &s)?;
+        Ok(s)
+    }
+
+    /// [`ScoreModel::score_jvp`] with its shape contract checked (as
+    /// [`ScoreModel::checked_score`], and `v` like `x`).
+    ///
+    /// # Errors
+    /// [`CoreError::ShapeMismatch`] naming the offending shapes.
+    fn checked_score_jvp(
+        &self,
+        x: Tensor<2>,
+        t: Tensor<1>,
+        v: Tensor<2>,
+    ) -> Result<(Tensor<2>, Tensor<2>)> {
+        check_times("score model times", &x, &t)?;
+        check_same_shape("JVP direction", &x, &v)?;
+        let (s, jv) = self.score_jvp(x.clone(), t, v);
+        check_same_shape("score model output", &x, &s)?;
+        check_same_shape("score model JVP", &x, &jv)?;
+        Ok((s, jv))
     }
 }
 

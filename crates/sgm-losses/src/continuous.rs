@@ -1,7 +1,7 @@
 use burn::prelude::*;
 use sgm_core::tensor::column;
 use sgm_core::{NoiseSource, NoiseSourceExt, ScoreModel};
-use sgm_sde::LinearSde;
+use sgm_sde::{LinearSde, SnrImportance};
 
 use crate::error::time_range;
 use crate::{LossError, Result, check_output};
@@ -31,11 +31,9 @@ pub enum Weighting {
 ///
 /// the objective of score_sde (Song et al., ICLR 2021, eq. 7), with t drawn per sample.
 ///
-/// Importance sampling for the likelihood weighting uses g^2 / std^2 = -d/dt log SNR(t), with
-/// SNR = m^2 / std^2 (true for every linear SDE, since d std^2 / dt = 2 a std^2 + g^2): the
-/// density is p(t) = (g^2 / std^2) / Z with Z = log SNR(t_min) - log SNR(t_max), its inverse CDF
-/// solves log SNR(t) = log SNR(t_min) - u Z (by bisection, 40 halvings), and the per-sample term
-/// becomes lambda / p * 1/2 |s + z/std|^2 = Z/2 |std s + z|^2.
+/// Importance sampling for the likelihood weighting draws t from
+/// p(t) = (g^2 / std^2) / Z ([`SnrImportance`]), with which the per-sample term
+/// lambda / p * 1/2 |s + z/std|^2 becomes Z/2 |std s + z|^2.
 ///
 /// ```
 /// use sgm_losses::{ContinuousDsm, Weighting};
@@ -43,7 +41,6 @@ pub enum Weighting {
 /// let vp = VpSde::default();
 /// let dsm = ContinuousDsm::new(&vp, Weighting::StdSquared, 1e-5)?;
 /// let is = ContinuousDsm::new(&vp, Weighting::Likelihood { importance_sampling: true }, 1e-5)?;
-/// assert!(is.importance_normalizer() > 0.0);
 /// assert!(ContinuousDsm::new(&vp, Weighting::StdSquared, 2.0).is_err());
 /// # Ok::<(), sgm_losses::LossError>(())
 /// ```
@@ -96,32 +93,6 @@ impl<'a, S: LinearSde + ?Sized> ContinuousDsm<'a, S> {
         })
     }
 
-    /// Z = log SNR(t_min) - log SNR(t_max), the normaliser of the importance density.
-    pub fn importance_normalizer(&self) -> f64 {
-        self.sde.log_snr_at(self.t_min) - self.sde.log_snr_at(self.t_max)
-    }
-
-    /// Draws `n` times from the importance density on the device and dtype of `like`.
-    pub fn sample_importance_times(
-        &self,
-        n: usize,
-        like: &Tensor<2>,
-        noise: &mut dyn NoiseSource,
-    ) -> Tensor<1> {
-        let u = noise.uniform_like(n, 0.0, 1.0, like);
-        let target = u * (-self.importance_normalizer()) + self.sde.log_snr_at(self.t_min);
-        let mut lo = target.full_like(self.t_min);
-        let mut hi = target.full_like(self.t_max);
-        for _ in 0..40 {
-            let mid = (lo.clone() + hi.clone()) * 0.5;
-            // log SNR decreases in t: above the target means the root lies further right.
-            let right = self.sde.log_snr(mid.clone()).greater(target.clone());
-            lo = lo.mask_where(right.clone(), mid.clone());
-            hi = mid.mask_where(right, hi);
-        }
-        (lo + hi) * 0.5
-    }
-
     /// The loss on the batch `x0` (`[batch, dim]`), `[1]`.
     ///
     /// # Errors
@@ -133,14 +104,17 @@ impl<'a, S: LinearSde + ?Sized> ContinuousDsm<'a, S> {
         noise: &mut dyn NoiseSource,
     ) -> Result<Tensor<1>> {
         let batch = x0.dims()[0];
-        let importance = self.weighting
+        let importance = (self.weighting
             == Weighting::Likelihood {
                 importance_sampling: true,
-            };
-        let t = if importance {
-            self.sample_importance_times(batch, &x0, noise)
-        } else {
-            noise.uniform_like(batch, self.t_min, self.t_max, &x0)
+            })
+        .then(|| {
+            SnrImportance::new(self.sde, self.t_min, self.t_max)
+                .expect("t_min > 0 is checked at construction")
+        });
+        let t = match &importance {
+            Some(density) => density.sample(batch, &x0, noise),
+            None => noise.uniform_like(batch, self.t_min, self.t_max, &x0),
         };
         let (xt, z) = self.sde.sample_marginal(x0, t.clone(), noise);
         let s = model.score(xt.clone(), t.clone());
@@ -162,7 +136,7 @@ impl<'a, S: LinearSde + ?Sized> ContinuousDsm<'a, S> {
             }
             Weighting::Likelihood {
                 importance_sampling: true,
-            } => residual.mean() * self.importance_normalizer(),
+            } => residual.mean() * importance.map_or(1.0, |density| density.normalizer()),
         })
     }
 }

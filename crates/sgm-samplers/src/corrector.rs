@@ -103,7 +103,7 @@ impl<S: Sde + ?Sized, M: ScoreModel + ?Sized> Corrector for LangevinCorrector<'_
         let alpha = self.sde.corrector_alpha(t, dt);
         let tt = time_like(t, &x);
         for _ in 0..self.steps {
-            let score = self.model.score(x.clone(), tt.clone());
+            let score = self.model.checked_score(x.clone(), tt.clone())?;
             let z = noise.normal_like(&x);
             let ratio = mean_norm(z.clone()) / mean_norm(score.clone());
             let e = ratio.square() * (2.0 * alpha * self.snr * self.snr);
@@ -164,7 +164,7 @@ impl<S: LinearSde + ?Sized, M: ScoreModel + ?Sized> Corrector
         let e = scalar_like(e, &x);
         let tt = time_like(t, &x);
         for _ in 0..self.steps {
-            let score = self.model.score(x.clone(), tt.clone());
+            let score = self.model.checked_score(x.clone(), tt.clone())?;
             let z = noise.normal_like(&x);
             x = langevin_move(x, score, e.clone(), z).0;
         }

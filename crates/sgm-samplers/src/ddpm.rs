@@ -62,7 +62,7 @@ impl DdpmSampler {
         for (step, i) in (1..=n).rev().enumerate() {
             let beta = self.betas.beta(i);
             let t = self.betas.time(i);
-            let score = model.score(x.clone(), time_like(t, &x));
+            let score = model.checked_score(x.clone(), time_like(t, &x))?;
             let mean = (x + score * beta) / (1.0 - beta).sqrt();
             let sigma = match self.variance {
                 DdpmVariance::Beta => beta.sqrt(),
@@ -170,7 +170,7 @@ impl DdimSampler {
                 self.betas.one_minus_alpha_bar(tau),
                 self.betas.one_minus_alpha_bar(prev),
             );
-            let score = model.score(x.clone(), time_like(self.betas.time(tau), &x));
+            let score = model.checked_score(x.clone(), time_like(self.betas.time(tau), &x))?;
             let eps = score * (-v.sqrt());
             let x0 = (x - eps.clone() * v.sqrt()) / abar.sqrt();
             let sigma = self.eta * (v_prev / v).sqrt() * (1.0 - abar / abar_prev).max(0.0).sqrt();

@@ -75,7 +75,7 @@ impl LangevinDynamics {
         let tt = time_like(t, &x0);
         let mut x = x0;
         for step in 0..self.steps {
-            let score = model.score(x.clone(), tt.clone());
+            let score = model.checked_score(x.clone(), tt.clone())?;
             let z = noise.normal_like(&x);
             x = langevin_move(x, score, e.clone(), z).0;
             ensure_finite(&x, step, t)?;
@@ -161,7 +161,7 @@ impl AnnealedLangevin {
             let t = self.levels.time(i);
             let tt = time_like(t, &x);
             for _ in 0..self.steps_per_level {
-                let score = model.score(x.clone(), tt.clone());
+                let score = model.checked_score(x.clone(), tt.clone())?;
                 let z = noise.normal_like(&x);
                 x = langevin_move(x, score, e.clone(), z).0;
                 ensure_finite(&x, step, t)?;
@@ -177,7 +177,7 @@ impl AnnealedLangevin {
         }
         if self.denoise {
             let t = self.levels.time(levels - 1);
-            let score = model.score(x.clone(), time_like(t, &x));
+            let score = model.checked_score(x.clone(), time_like(t, &x))?;
             x = x + score * (sigma_l * sigma_l);
             ensure_finite(&x, step, t)?;
         }

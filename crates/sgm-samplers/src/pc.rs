@@ -142,7 +142,7 @@ impl<'a, P: Predictor + ?Sized, C: Corrector + ?Sized> PcSampler<'a, P, C> {
                 nfe += 1;
                 let t = self.grid.end();
                 let tt = time_like(t, &x);
-                let score = model.score(x.clone(), tt.clone());
+                let score = model.checked_score(x.clone(), tt.clone())?;
                 let var = column(marginals.std(tt.clone()).square());
                 let denoised = (x + score * var) / column(marginals.mean_coeff(tt));
                 ensure_finite(&denoised, steps, t)?;

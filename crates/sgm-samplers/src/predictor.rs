@@ -100,7 +100,7 @@ impl<S: Sde + ?Sized, M: ScoreModel + ?Sized> Predictor for EulerMaruyama<'_, S,
         noise: &mut dyn NoiseSource,
     ) -> Result<PredictorStep> {
         let dt = t - t_next;
-        let drift = self.reverse.drift(x.clone(), t).drift;
+        let drift = self.reverse.drift(x.clone(), t)?.drift;
         Ok(add_noise(
             x - drift * dt,
             self.reverse.diffusion_at(t) * dt.sqrt(),
@@ -196,7 +196,7 @@ impl<S: Sde + ?Sized, M: ScoreModel + ?Sized> Predictor for AncestralSampling<'_
                 .ok_or(SamplerError::AncestralUnsupported {
                     sde: self.sde.name(),
                 })?;
-        let score = self.model.score(x.clone(), time_like(t, &x));
+        let score = self.model.checked_score(x.clone(), time_like(t, &x))?;
         Ok(add_noise(
             x * coeffs.x_coeff + score * coeffs.score_coeff,
             coeffs.noise_std,

@@ -8,6 +8,9 @@ pub enum SdeError {
     /// The SDE's noise schedule is invalid.
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
+    /// A shape check of `sgm-core` failed (a score model of the wrong shape).
+    #[error(transparent)]
+    Core(#[from] sgm_core::CoreError),
     /// A scalar parameter is out of range.
     #[error("invalid {name} = {value}: must be {requirement}")]
     InvalidParameter {

@@ -1,6 +1,6 @@
 use burn::prelude::*;
 use sgm_core::tensor::{column, time_like};
-use sgm_core::{ScoreModel, VectorField};
+use sgm_core::{CoreError, ScoreModel, VectorField};
 
 use crate::Sde;
 
@@ -58,26 +58,42 @@ impl<'a, S: Sde + ?Sized, M: ScoreModel + ?Sized> ProbabilityFlowOde<'a, S, M> {
     }
 
     /// f~(x, t) with per-sample times `[batch]` (one model evaluation).
-    pub fn drift(&self, x: Tensor<2>, t: Tensor<1>) -> Tensor<2> {
+    ///
+    /// # Errors
+    /// [`CoreError::ShapeMismatch`] if the model's output does not match `x`.
+    pub fn drift(&self, x: Tensor<2>, t: Tensor<1>) -> Result<Tensor<2>, CoreError> {
         let half_g2 = column(self.sde.diffusion(t.clone()).square() * 0.5);
-        let score = self.model.score(x.clone(), t.clone());
-        self.sde.drift(x, t) - score * half_g2
+        let score = self.model.checked_score(x.clone(), t.clone())?;
+        Ok(self.sde.drift(x, t) - score * half_g2)
     }
 
     /// (f~(x, t), J_x f~(x, t) v) with per-sample times (one model JVP evaluation).
-    pub fn drift_jvp(&self, x: Tensor<2>, t: Tensor<1>, v: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    ///
+    /// # Errors
+    /// [`CoreError::ShapeMismatch`] if the model's outputs do not match `x`.
+    pub fn drift_jvp(
+        &self,
+        x: Tensor<2>,
+        t: Tensor<1>,
+        v: Tensor<2>,
+    ) -> Result<(Tensor<2>, Tensor<2>), CoreError> {
         let half_g2 = column(self.sde.diffusion(t.clone()).square() * 0.5);
-        let (score, score_jvp) = self.model.score_jvp(x.clone(), t.clone(), v.clone());
+        let (score, score_jvp) = self.model.checked_score_jvp(x.clone(), t.clone(), v.clone())?;
         let drift = self.sde.drift(x.clone(), t.clone()) - score * half_g2.clone();
         let jvp = self.sde.drift_jvp(x, t, v) - score_jvp * half_g2;
-        (drift, jvp)
+        Ok((drift, jvp))
     }
 }
 
+/// As a vector field (for the ODE solvers, which cannot take errors from it), a model whose
+/// output does not match `x` makes the field NaN, which solvers report as a non-finite state;
+/// [`ProbabilityFlowOde::drift`] gives the typed shape error.
 impl<S: Sde + ?Sized, M: ScoreModel + ?Sized> VectorField for ProbabilityFlowOde<'_, S, M> {
     fn eval(&self, x: Tensor<2>, t: f64) -> Tensor<2> {
         let g = self.sde.diffusion_at(t);
-        let score = self.model.score(x.clone(), time_like(t, &x));
-        self.sde.drift(x.clone(), time_like(t, &x)) - score * (0.5 * g * g)
+        match self.model.checked_score(x.clone(), time_like(t, &x)) {
+            Ok(score) => self.sde.drift(x.clone(), time_like(t, &x)) - score * (0.5 * g * g),
+            Err(_) => x.full_like(f64::NAN),
+        }
     }
 }

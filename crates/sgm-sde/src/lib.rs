@@ -30,6 +30,7 @@ mod brownian;
 mod ddpm;
 mod error;
 mod flow;
+mod importance;
 mod ou;
 mod reverse;
 mod sde;
@@ -42,6 +43,7 @@ pub use brownian::BrownianMotion;
 pub use ddpm::DdpmMarginals;
 pub use error::{Result, SdeError};
 pub use flow::ProbabilityFlowOde;
+pub use importance::SnrImportance;
 pub use ou::OrnsteinUhlenbeck;
 pub use reverse::{ReverseDiscretization, ReverseDrift, ReverseSde};
 pub use sde::{

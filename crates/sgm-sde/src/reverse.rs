@@ -23,8 +23,9 @@ use crate::{Result, Sde};
 /// let reverse = ReverseSde::new(&vp, &score);
 /// let x = Tensor::<2>::ones([1, 2], &Device::flex());
 /// // f - g^2 s = -beta/2 x + beta x = beta/2 x, with beta(0.5) = 10.05.
-/// let drift: Vec<f32> = reverse.drift(x, 0.5).drift.into_data().try_to_vec().unwrap();
+/// let drift: Vec<f32> = reverse.drift(x, 0.5)?.drift.into_data().try_to_vec().unwrap();
 /// assert!((drift[0] - 5.025).abs() < 1e-5);
+/// # Ok::<(), sgm_sde::SdeError>(())
 /// ```
 #[derive(Debug)]
 pub struct ReverseSde<'a, S: ?Sized, M: ?Sized> {
@@ -78,14 +79,17 @@ impl<'a, S: Sde + ?Sized, M: ScoreModel + ?Sized> ReverseSde<'a, S, M> {
     }
 
     /// f(x, t) - g(t)^2 s(x, t), with the score (one model evaluation).
-    pub fn drift(&self, x: Tensor<2>, t: f64) -> ReverseDrift {
+    ///
+    /// # Errors
+    /// [`SdeError::Core`](crate::SdeError::Core) if the model's output does not match `x`.
+    pub fn drift(&self, x: Tensor<2>, t: f64) -> Result<ReverseDrift> {
         let tt = time_like(t, &x);
-        let score = self.model.score(x.clone(), tt.clone());
+        let score = self.model.checked_score(x.clone(), tt.clone())?;
         let g = self.sde.diffusion_at(t);
-        ReverseDrift {
+        Ok(ReverseDrift {
             drift: self.sde.drift(x, tt) - score.clone() * (g * g),
             score,
-        }
+        })
     }
 
     /// g(t).
@@ -97,10 +101,11 @@ impl<'a, S: Sde + ?Sized, M: ScoreModel + ?Sized> ReverseSde<'a, S, M> {
     /// from `t` down to `t - dt` (one model evaluation).
     ///
     /// # Errors
-    /// Those of [`Sde::discretize`].
+    /// Those of [`Sde::discretize`], and [`SdeError::Core`](crate::SdeError::Core) if the
+    /// model's output does not match `x`.
     pub fn discretize(&self, x: Tensor<2>, t: f64, dt: f64) -> Result<ReverseDiscretization> {
         let forward = self.sde.discretize(x.clone(), t, dt)?;
-        let score = self.model.score(x.clone(), time_like(t, &x));
+        let score = self.model.checked_score(x.clone(), time_like(t, &x))?;
         Ok(ReverseDiscretization {
             f: forward.f - score.clone() * (forward.g * forward.g),
             g: forward.g,

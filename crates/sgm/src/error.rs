@@ -25,6 +25,9 @@ pub enum Error {
     /// From `sgm-samplers`.
     #[error(transparent)]
     Sampler(#[from] sgm_samplers::SamplerError),
+    /// From `sgm-likelihood`.
+    #[error(transparent)]
+    Likelihood(#[from] sgm_likelihood::LikelihoodError),
     /// From device selection.
     #[error(transparent)]
     Device(#[from] crate::device::DeviceError),

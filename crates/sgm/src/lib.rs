@@ -18,6 +18,7 @@
 //! | [`nn`] | `sgm-nn` | MLP score network with exact JVP, parameterisations, training loop |
 //! | [`losses`] | `sgm-losses` | ESM, ISM, SSM, SSM-VR, DSM (single, NCSN, continuous), DDPM loss |
 //! | [`samplers`] | `sgm-samplers` | Langevin, annealed Langevin, PC samplers, ODE solvers, DDPM, DDIM |
+//! | [`likelihood`] | `sgm-likelihood` | probability-flow log-likelihood, bits/dim, DDPM and continuous ELBOs |
 //!
 //! ```
 //! use sgm::prelude::*;
@@ -38,7 +39,8 @@ mod error;
 
 pub use error::{Error, Result};
 pub use {
-    sgm_core as core, sgm_data as data, sgm_losses as losses, sgm_nn as nn,
+    sgm_core as core, sgm_data as data, sgm_likelihood as likelihood, sgm_losses as losses,
+    sgm_nn as nn,
     sgm_samplers as samplers, sgm_schedules as schedules, sgm_sde as sde,
 };
 
@@ -54,6 +56,9 @@ pub mod prelude {
         DeviceNoise, HostNoise, NoiseSource, NoiseSourceExt, ScoreModel, VectorField,
     };
     pub use sgm_data::{Digits, ExactDensity, Gaussian, GaussianMixture, PixelScale, Split};
+    pub use sgm_likelihood::{
+        ContinuousElbo, DdpmElbo, Decoder, Dequantization, Divergence, ProbabilityFlowLikelihood,
+    };
     pub use sgm_losses::{
         ContinuousDsm, DdpmEpsilonLoss, DenoisingScoreMatching, ExplicitScoreMatching,
         ImplicitScoreMatching, NcsnLoss, NoiseConditioning, SlicedScoreMatching, Weighting,

@@ -1,0 +1,61 @@
+use sgm_core::CoreError;
+use sgm_samplers::SamplerError;
+use thiserror::Error;
+
+/// Errors of `sgm-likelihood`.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum LikelihoodError {
+    /// A parameter is out of range.
+    #[error("invalid {name} = {value}: must be {requirement}")]
+    InvalidParameter {
+        /// Parameter name.
+        name: &'static str,
+        /// The offending value.
+        value: f64,
+        /// What it must satisfy.
+        requirement: &'static str,
+    },
+    /// The truncation time is outside (0, T).
+    #[error("eps = {eps} must lie in (0, T) with T = {t_end}")]
+    InvalidEps {
+        /// The truncation time.
+        eps: f64,
+        /// The SDE's terminal time.
+        t_end: f64,
+    },
+    /// From the ODE solver.
+    #[error(transparent)]
+    Solver(#[from] SamplerError),
+    /// From `sgm-sde`.
+    #[error(transparent)]
+    Sde(#[from] sgm_sde::SdeError),
+    /// From `sgm-core` (shape checks, counts).
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+/// Result alias of `sgm-likelihood`.
+pub type Result<T, E = LikelihoodError> = std::result::Result<T, E>;
+
+/// Checks 0 < eps < t_end.
+pub(crate) fn check_eps(eps: f64, t_end: f64) -> Result<f64> {
+    if eps.is_finite() && eps > 0.0 && eps < t_end {
+        Ok(eps)
+    } else {
+        Err(LikelihoodError::InvalidEps { eps, t_end })
+    }
+}
+
+/// Checks that a count is at least `min`.
+pub(crate) fn at_least(name: &'static str, value: usize, min: usize) -> Result<usize> {
+    if value >= min {
+        Ok(value)
+    } else {
+        Err(LikelihoodError::InvalidParameter {
+            name,
+            value: value as f64,
+            requirement: if min == 1 { "at least 1" } else { "at least 2" },
+        })
+    }
+}
