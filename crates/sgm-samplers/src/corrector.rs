@@ -48,6 +48,26 @@ fn mean_norm(x: Tensor<2>) -> Tensor<2> {
     x.square().sum_dim(1).sqrt().mean().reshape([1, 1])
 }
 
+/// `steps` Langevin moves x' = x + e s + sqrt(2 e) z at time t, with the step e computed from
+/// the score and the noise of each move by `step_size`.
+fn langevin_moves<M: ScoreModel + ?Sized>(
+    model: &M,
+    mut x: Tensor<2>,
+    t: f64,
+    steps: usize,
+    noise: &mut dyn NoiseSource,
+    step_size: impl Fn(&Tensor<2>, &Tensor<2>) -> Tensor<2>,
+) -> Result<Tensor<2>> {
+    let tt = time_like(t, &x);
+    for _ in 0..steps {
+        let score = model.checked_score(x.clone(), tt.clone())?;
+        let z = noise.normal_like(&x);
+        let e = step_size(&score, &z);
+        x = langevin_move(x, score, e, z).0;
+    }
+    Ok(x)
+}
+
 /// Langevin corrector with score_sde's signal-to-noise rule (Song et al. 2021, Algorithm 5),
 /// in the spelling x' = x + e s + sqrt(2 e) z with
 ///
@@ -95,21 +115,15 @@ impl<'a, S: Sde + ?Sized, M: ScoreModel + ?Sized> LangevinCorrector<'a, S, M> {
 impl<S: Sde + ?Sized, M: ScoreModel + ?Sized> Corrector for LangevinCorrector<'_, S, M> {
     fn correct(
         &self,
-        mut x: Tensor<2>,
+        x: Tensor<2>,
         t: f64,
         dt: f64,
         noise: &mut dyn NoiseSource,
     ) -> Result<Tensor<2>> {
-        let alpha = self.sde.corrector_alpha(t, dt);
-        let tt = time_like(t, &x);
-        for _ in 0..self.steps {
-            let score = self.model.checked_score(x.clone(), tt.clone())?;
-            let z = noise.normal_like(&x);
-            let ratio = mean_norm(z.clone()) / mean_norm(score.clone());
-            let e = ratio.square() * (2.0 * alpha * self.snr * self.snr);
-            x = langevin_move(x, score, e, z).0;
-        }
-        Ok(x)
+        let scale = 2.0 * self.sde.corrector_alpha(t, dt) * self.snr * self.snr;
+        langevin_moves(self.model, x, t, self.steps, noise, |score, z| {
+            (mean_norm(z.clone()) / mean_norm(score.clone())).square() * scale
+        })
     }
 
     fn evaluations(&self) -> usize {
@@ -154,21 +168,14 @@ impl<S: LinearSde + ?Sized, M: ScoreModel + ?Sized> Corrector
 {
     fn correct(
         &self,
-        mut x: Tensor<2>,
+        x: Tensor<2>,
         t: f64,
         dt: f64,
         noise: &mut dyn NoiseSource,
     ) -> Result<Tensor<2>> {
         let alpha = self.sde.corrector_alpha(t, dt);
-        let e = 2.0 * alpha * (self.snr * self.sde.std_at(t)).powi(2);
-        let e = scalar_like(e, &x);
-        let tt = time_like(t, &x);
-        for _ in 0..self.steps {
-            let score = self.model.checked_score(x.clone(), tt.clone())?;
-            let z = noise.normal_like(&x);
-            x = langevin_move(x, score, e.clone(), z).0;
-        }
-        Ok(x)
+        let e = scalar_like(2.0 * alpha * (self.snr * self.sde.std_at(t)).powi(2), &x);
+        langevin_moves(self.model, x, t, self.steps, noise, |_, _| e.clone())
     }
 
     fn evaluations(&self) -> usize {
