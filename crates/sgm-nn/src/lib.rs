@@ -8,14 +8,17 @@
 //! - [`Parameterized`]: turns a network output h(x, t) into a score in one of the standard
 //!   [`Parameterization`]s (raw, noise prediction, std-normalised, drift-cancelling, data
 //!   prediction), exact JVP included.
-//! - [`Trainer`]: a minimal training loop over any loss closure, with a progress bar.
+//! - [`Trainer`]: a minimal training loop over any loss closure, with a progress bar and an
+//!   optional [`Ema`] (exponential moving average) of the weights.
 
+mod ema;
 mod error;
 mod mlp;
 mod network;
 mod parameterization;
 mod train;
 
+pub use ema::Ema;
 pub use error::{NnError, Result};
 pub use mlp::{Activation, ScoreMlp, ScoreMlpConfig};
 pub use network::ScoreNetwork;

@@ -2,7 +2,7 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::{NnError, Result};
+use crate::{Ema, NnError, Result};
 
 /// Settings of a [`Trainer`].
 #[derive(Config, Debug)]
@@ -15,6 +15,10 @@ pub struct TrainerConfig {
     /// Show an indicatif progress bar with the running loss.
     #[config(default = false)]
     pub progress: bool,
+    /// Decay of an exponential moving average of the weights ([`Ema`]); when set, `fit`
+    /// returns the averaged weights instead of the last iterate.
+    #[config(default = "None")]
+    pub ema_decay: Option<f64>,
 }
 
 /// What a training run produced besides the model.
@@ -79,11 +83,13 @@ impl Trainer {
         Self::new(config, AdamConfig::new().init())
     }
 
-    /// Runs `config.steps` steps of `loss` on `model` and returns the trained model.
+    /// Runs `config.steps` steps of `loss` on `model` and returns the trained model: the last
+    /// iterate, or with `ema_decay` set the moving average of the iterates (outside autodiff).
     ///
     /// # Errors
     /// [`NnError::Loss`] if the closure fails, [`NnError::NonFiniteLoss`] if the loss is NaN or
-    /// infinite (the model is then dropped: its last update made it so).
+    /// infinite (the model is then dropped: its last update made it so),
+    /// [`NnError::InvalidConfig`] for an `ema_decay` outside [0, 1).
     pub fn fit<M, F, E>(&mut self, mut model: M, mut loss: F) -> Result<(M, TrainReport)>
     where
         M: Module,
@@ -98,6 +104,10 @@ impl Trainer {
         } else {
             ProgressBar::hidden()
         };
+        let mut ema = match self.config.ema_decay {
+            Some(decay) => Some(Ema::new(&model, decay)?),
+            None => None,
+        };
         let mut losses = Vec::with_capacity(self.config.steps);
         for step in 0..self.config.steps {
             let value = loss(&model, step).map_err(|e| NnError::Loss {
@@ -111,12 +121,16 @@ impl Trainer {
             losses.push(scalar);
             let grads = GradientsParams::from_grads(value.backward(), &model);
             model = self.optimizer.step(self.config.learning_rate, model, grads);
+            if let Some(ema) = ema.as_mut() {
+                ema.update(&model);
+            }
             if step % 25 == 0 {
                 bar.set_message(format!("{scalar:.4}"));
             }
             bar.inc(1);
         }
         bar.finish_and_clear();
+        let model = ema.map_or(model, Ema::into_model);
         Ok((model, TrainReport { losses }))
     }
 }

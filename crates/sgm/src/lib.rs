@@ -40,8 +40,7 @@ mod error;
 pub use error::{Error, Result};
 pub use {
     sgm_core as core, sgm_data as data, sgm_likelihood as likelihood, sgm_losses as losses,
-    sgm_nn as nn,
-    sgm_samplers as samplers, sgm_schedules as schedules, sgm_sde as sde,
+    sgm_nn as nn, sgm_samplers as samplers, sgm_schedules as schedules, sgm_sde as sde,
 };
 
 /// burn, as this crate builds it: use it for tensors and devices so that versions match.
@@ -64,7 +63,7 @@ pub mod prelude {
         ImplicitScoreMatching, NcsnLoss, NoiseConditioning, SlicedScoreMatching, Weighting,
     };
     pub use sgm_nn::{
-        Parameterization, Parameterized, ScoreMlp, ScoreMlpConfig, ScoreNetwork, Trainer,
+        Ema, Parameterization, Parameterized, ScoreMlp, ScoreMlpConfig, ScoreNetwork, Trainer,
         TrainerConfig,
     };
     pub use sgm_samplers::{
