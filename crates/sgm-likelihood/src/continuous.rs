@@ -3,8 +3,8 @@ use sgm_core::tensor::{column, time_like};
 use sgm_core::{NoiseSource, ScoreModel};
 use sgm_sde::{LinearSde, SnrImportance};
 
-use crate::error::{at_least, check_eps};
 use crate::Result;
+use crate::error::{at_least, check_eps};
 
 /// A Monte Carlo lower bound with its standard error.
 #[derive(Debug, Clone)]
@@ -93,15 +93,22 @@ impl<'a, S: LinearSde + ?Sized, M: ScoreModel + ?Sized> ContinuousElbo<'a, S, M>
         let (xt, z) = self.sde.sample_marginal(x_rep.clone(), t.clone(), noise);
         let score = self.model.checked_score(xt.clone(), t.clone())?;
         let std = self.sde.std(t.clone());
-        let matching = (score * column(std.clone()) + z.clone()).square().sum_dim(1)
+        let matching = (score * column(std.clone()) + z.clone())
+            .square()
+            .sum_dim(1)
             - z.square().sum_dim(1);
         let ratio = std.square() / self.sde.diffusion(t.clone()).square();
         let divergence = ratio * self.sde.drift_coeff(t) * dim as f64;
         let integrand = matching.squeeze_dim(1) * (0.5 * z_norm) - divergence * z_norm;
-        let (x_end, _) = self.sde.sample_marginal(x_rep.clone(), time_like(t_end, &x_rep), noise);
+        let (x_end, _) = self
+            .sde
+            .sample_marginal(x_rep.clone(), time_like(t_end, &x_rep), noise);
         let draws = (self.sde.prior_log_prob(x_end) - integrand).reshape([r, batch]);
         let value = draws.clone().mean_dim(0).squeeze_dim(0);
-        let var = (draws - value.clone().unsqueeze_dim(0)).square().sum_dim(0).squeeze_dim(0)
+        let var = (draws - value.clone().unsqueeze_dim(0))
+            .square()
+            .sum_dim(0)
+            .squeeze_dim(0)
             / (r - 1) as f64;
         Ok(Bound {
             value,

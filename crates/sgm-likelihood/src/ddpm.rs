@@ -151,7 +151,10 @@ impl DdpmElbo {
             // [R batch] -> [R, batch]: mean and variance over the R draws.
             let draws = per_draw.reshape([r, batch]);
             let mean_t = draws.clone().mean_dim(0).squeeze_dim(0);
-            let var_t = (draws - mean_t.clone().unsqueeze_dim(0)).square().sum_dim(0).squeeze_dim(0)
+            let var_t = (draws - mean_t.clone().unsqueeze_dim(0))
+                .square()
+                .sum_dim(0)
+                .squeeze_dim(0)
                 / (r - 1) as f64;
             variance = variance + var_t / r as f64;
             if t == 1 {
@@ -193,8 +196,8 @@ impl DdpmElbo {
                 // numbers near 1, which keeps its precision in f32.
                 let direct = cdf(z_hi.clone()).mask_fill(last.clone(), 1.0)
                     - cdf(z_lo.clone()).mask_fill(first.clone(), 0.0);
-                let flipped = cdf(-z_lo.clone()).mask_fill(first, 1.0)
-                    - cdf(-z_hi).mask_fill(last, 0.0);
+                let flipped =
+                    cdf(-z_lo.clone()).mask_fill(first, 1.0) - cdf(-z_hi).mask_fill(last, 0.0);
                 let probability = direct.mask_where(z_lo.greater_elem(0.0), flipped);
                 -probability.clamp_min(1e-12).log().sum_dim(1).squeeze_dim(1)
             }

@@ -65,6 +65,11 @@ impl Dequantization {
         self.levels
     }
 
+    /// The model-space range (low, high).
+    pub fn range(&self) -> (f64, f64) {
+        (self.low, self.high)
+    }
+
     /// The bin width w = (high - low) / K.
     pub fn bin_width(&self) -> f64 {
         (self.high - self.low) / self.levels as f64
@@ -74,7 +79,10 @@ impl Dequantization {
     /// floats, `[batch, dim]`.
     pub fn dequantize(&self, k: Tensor<2>, noise: &mut dyn NoiseSource) -> Tensor<2> {
         let u = noise.sample(
-            sgm_core::Noise::Uniform { low: 0.0, high: 1.0 },
+            sgm_core::Noise::Uniform {
+                low: 0.0,
+                high: 1.0,
+            },
             k.dims(),
             &k.device(),
             k.dtype(),

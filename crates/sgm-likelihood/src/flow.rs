@@ -189,11 +189,22 @@ impl<'a, S: Sde + ?Sized, M: ScoreModel + ?Sized> ProbabilityFlowLikelihood<'a, 
             error: RefCell::new(None),
         };
         let y0 = Tensor::cat(
-            vec![x.clone(), Tensor::zeros([batch, k], (&x.device(), x.dtype()))],
+            vec![
+                x.clone(),
+                Tensor::zeros([batch, k], (&x.device(), x.dtype())),
+            ],
             1,
         );
         let t_end = self.flow.sde().t_end();
-        let solved = solve_ode(&field, &Tableau::dormand_prince(), y0, self.eps, t_end, self.control, observer);
+        let solved = solve_ode(
+            &field,
+            &Tableau::dormand_prince(),
+            y0,
+            self.eps,
+            t_end,
+            self.control,
+            observer,
+        );
         if let Some(e) = field.error.borrow_mut().take() {
             return Err(LikelihoodError::Core(e));
         }
@@ -226,4 +237,3 @@ impl<'a, S: Sde + ?Sized, M: ScoreModel + ?Sized> ProbabilityFlowLikelihood<'a, 
         self.log_prob_observed(x, noise, &mut NoObserver)
     }
 }
-

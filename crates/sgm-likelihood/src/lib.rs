@@ -19,9 +19,11 @@ mod ddpm;
 mod dequantization;
 mod error;
 mod flow;
+mod noisy_dequantization;
 
 pub use continuous::{Bound, ContinuousElbo};
 pub use ddpm::{DdpmElbo, DdpmElboTerms, Decoder};
 pub use dequantization::Dequantization;
 pub use error::{LikelihoodError, Result};
 pub use flow::{Divergence, LogLikelihood, ProbabilityFlowLikelihood};
+pub use noisy_dequantization::NoisyDequantization;

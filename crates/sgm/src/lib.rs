@@ -56,7 +56,8 @@ pub mod prelude {
     };
     pub use sgm_data::{Digits, ExactDensity, Gaussian, GaussianMixture, PixelScale, Split};
     pub use sgm_likelihood::{
-        ContinuousElbo, DdpmElbo, Decoder, Dequantization, Divergence, ProbabilityFlowLikelihood,
+        ContinuousElbo, DdpmElbo, Decoder, Dequantization, Divergence, NoisyDequantization,
+        ProbabilityFlowLikelihood,
     };
     pub use sgm_losses::{
         ContinuousDsm, DdpmEpsilonLoss, DenoisingScoreMatching, ExplicitScoreMatching,
