@@ -166,7 +166,10 @@ pub fn w4(device: &Device, hutchinson: bool) -> Value {
     let ring = GaussianMixture::ring8();
     let exact = ring.perturbed(&vp);
     let divergence = if hutchinson {
-        Divergence::Hutchinson { projection: Projection::Rademacher, probes: 1 }
+        Divergence::Hutchinson {
+            projection: Projection::Rademacher,
+            probes: 1,
+        }
     } else {
         Divergence::Exact
     };
@@ -176,11 +179,17 @@ pub fn w4(device: &Device, hutchinson: bool) -> Value {
         .expect("valid tolerances");
     let mut host = HostNoise::new(4);
     let x = ring.sample(1024, device, DType::F32, &mut host);
-    let run = |x: Tensor<2>| likelihood.log_prob(x, &mut DeviceNoise).expect("solver converges");
+    let run = |x: Tensor<2>| {
+        likelihood
+            .log_prob(x, &mut DeviceNoise)
+            .expect("solver converges")
+    };
     run(x.clone().slice(0..64));
     let (out, seconds) = timed(device, || run(x.clone()));
     let got = sgm::core::tensor::to_f64(out.log_prob);
-    let want = sgm::core::tensor::to_f64(exact.log_prob(x.clone(), sgm::core::tensor::time_like(1e-5, &x)));
+    let want = sgm::core::tensor::to_f64(
+        exact.log_prob(x.clone(), sgm::core::tensor::time_like(1e-5, &x)),
+    );
     let n = got.len() as f64;
     json!({
         "workload": if hutchinson { "w4h" } else { "w4" }, "samples": got.len(), "seconds": seconds,

@@ -78,7 +78,9 @@ impl<'a, S: Sde + ?Sized, M: ScoreModel + ?Sized> ProbabilityFlowOde<'a, S, M> {
         v: Tensor<2>,
     ) -> Result<(Tensor<2>, Tensor<2>), CoreError> {
         let half_g2 = column(self.sde.diffusion(t.clone()).square() * 0.5);
-        let (score, score_jvp) = self.model.checked_score_jvp(x.clone(), t.clone(), v.clone())?;
+        let (score, score_jvp) = self
+            .model
+            .checked_score_jvp(x.clone(), t.clone(), v.clone())?;
         let drift = self.sde.drift(x.clone(), t.clone()) - score * half_g2.clone();
         let jvp = self.sde.drift_jvp(x, t, v) - score_jvp * half_g2;
         Ok((drift, jvp))
