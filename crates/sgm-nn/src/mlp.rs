@@ -1,7 +1,6 @@
 use burn::module::Param;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{sigmoid, silu};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -20,14 +19,23 @@ pub enum Activation {
     Identity,
 }
 
+/// sigmoid(h) = 1 / (1 + exp(-h)) from a single exponential: on flex, burn's `sigmoid` and
+/// `silu` cost about twice as much (docs/PERFORMANCE.md), and the activation dominates the
+/// MLP workloads there. h is clamped to [-80, 80] first, where sigmoid is within 2e-35 of its
+/// limits: exp(-h) then stays finite in f32, so neither the value nor its gradient can become
+/// inf * 0 = NaN.
+fn sigmoid(h: Tensor<2>) -> Tensor<2> {
+    (h.clamp(-80.0, 80.0).neg().exp() + 1.0).recip()
+}
+
 impl Activation {
     /// (a(h), a'(h) * th): the activation and its tangent.
     fn apply_jvp(self, h: Tensor<2>, th: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         match self {
             Activation::Silu => {
                 let s = sigmoid(h.clone());
-                let derivative = s.clone() * (h.clone() * (-s + 1.0) + 1.0);
-                (silu(h), derivative * th)
+                let derivative = s.clone() * (h.clone() * (-s.clone() + 1.0) + 1.0);
+                (h * s, derivative * th)
             }
             Activation::Identity => (h, th),
         }
@@ -35,7 +43,7 @@ impl Activation {
 
     fn apply(self, h: Tensor<2>) -> Tensor<2> {
         match self {
-            Activation::Silu => silu(h),
+            Activation::Silu => h.clone() * sigmoid(h),
             Activation::Identity => h,
         }
     }
