@@ -10,7 +10,7 @@ use sgm_core::{CoreError, CountingScoreModel, HostNoise};
 use sgm_data::{ExactDensity, Gaussian, GaussianMixture};
 use sgm_likelihood::{
     ContinuousElbo, DdpmElbo, Decoder, Dequantization, Divergence, LikelihoodError,
-    NoisyDequantization, ProbabilityFlowLikelihood,
+    NoisyDequantization, ProbabilityFlowLikelihood, importance_weighted_bits_per_dim,
 };
 use sgm_samplers::{DdpmVariance, SamplerError};
 use sgm_schedules::DiscreteBetas;
@@ -308,6 +308,50 @@ fn noisy_dequantisation_is_tight_for_uniform_levels() {
             approx::assert_abs_diff_eq!(b, (levels as f64).log2(), epsilon = 1e-8);
         }
     }
+}
+
+/// The importance-weighted bound converges to the model's probability of the level.
+///
+/// One dimension, K = 2 levels on [0, 1) (w = 1/2), model density p(x) = 2x: the model gives
+/// level 0 the probability P = int_0^{1/2} 2x dx = 1/4, i.e. exactly 2 bits. A single draw
+/// x = u/2 has weight W = p(x) w = u/2 and bound E[-log2(u/2)] = 1 + 1/ln 2 = 2.4427 bits,
+/// with std 1/ln 2 = 1.443 per draw. Over n = 20,000 images: the single-draw mean has standard
+/// error 1.443/sqrt(n) = 0.0102, tolerance 4 SE = 0.041. With M = 2,000 draws per image the
+/// weight mean has relative std (1/sqrt 3)/sqrt(M) = 0.0129, so each image's bound is
+/// 2 bits + N(bias, 0.0129/ln 2 = 0.0186) with bias ~ var/2/ln 2 = 1.2e-4; their mean over 50
+/// images has standard error 0.0026: tolerance 4 SE = 0.011, plus the 1.2e-4 bias.
+#[test]
+fn importance_weighted_bits_converge_to_the_model_probability() {
+    let deq = Dequantization::new(2, 0.0, 1.0).unwrap();
+    let bits_of_draw = |n: usize, noise: &mut HostNoise| {
+        let x = deq.dequantize(Tensor::zeros([n, 1], &device()), noise);
+        let log_p = (x * 2.0).log().squeeze_dim(1);
+        deq.bits_per_dim(log_p, 1)
+    };
+    let mut noise = HostNoise::new(11);
+    let single = to_f64(bits_of_draw(20_000, &mut noise));
+    let mean = single.iter().sum::<f64>() / single.len() as f64;
+    assert!(
+        (mean - (1.0 + 1.0 / std::f64::consts::LN_2)).abs() < 0.041,
+        "single-draw mean {mean}"
+    );
+    let draws: Vec<Tensor<1>> = (0..2000).map(|_| bits_of_draw(50, &mut noise)).collect();
+    let iw = to_f64(importance_weighted_bits_per_dim(&draws, 1).unwrap());
+    let iw_mean = iw.iter().sum::<f64>() / iw.len() as f64;
+    assert!(
+        (iw_mean - 2.0).abs() < 0.011 + 1.2e-4,
+        "importance-weighted mean {iw_mean}"
+    );
+    // M = 1 is the single-draw bound itself.
+    let one = to_f64(importance_weighted_bits_per_dim(&draws[..1], 1).unwrap());
+    for (a, b) in one.iter().zip(to_f64(draws[0].clone())) {
+        approx::assert_abs_diff_eq!(*a, b, epsilon = 1e-9);
+    }
+    assert!(importance_weighted_bits_per_dim(&[], 1).is_err());
+    assert!(
+        importance_weighted_bits_per_dim(&[draws[0].clone(), Tensor::zeros([3], &device())], 1)
+            .is_err()
+    );
 }
 
 /// With a vanishing kernel (a = 1, s -> 0) noisy dequantisation is uniform dequantisation.

@@ -57,7 +57,7 @@ pub mod prelude {
     pub use sgm_data::{Digits, ExactDensity, Gaussian, GaussianMixture, PixelScale, Split};
     pub use sgm_likelihood::{
         ContinuousElbo, DdpmElbo, Decoder, Dequantization, Divergence, NoisyDequantization,
-        ProbabilityFlowLikelihood,
+        ProbabilityFlowLikelihood, importance_weighted_bits_per_dim,
     };
     pub use sgm_losses::{
         ContinuousDsm, DdpmEpsilonLoss, DenoisingScoreMatching, ExplicitScoreMatching,
