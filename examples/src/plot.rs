@@ -102,14 +102,14 @@ pub fn image_grid(
     cols: usize,
 ) -> Result<(), Box<dyn Error>> {
     register_font();
-    let (pixel, gap, header) = (6u32, 4u32, 40u32);
+    let (pixel, gap, header) = (10u32, 4u32, 40u32);
     let cell = side as u32 * pixel + gap;
     let rows = images.len().div_ceil(cols) as u32;
     let root = BitMapBackend::new(path, (cols as u32 * cell + gap, rows * cell + gap + header))
         .into_drawing_area();
     root.fill(&WHITE)?;
     let (top, body) = root.split_vertically(header);
-    top.titled(title, (FONT, 20))?;
+    top.titled(title, (FONT, 16))?;
     for (n, image) in images.iter().enumerate() {
         let (r, c) = ((n / cols) as u32, (n % cols) as u32);
         let (x0, y0) = ((gap + c * cell) as i32, (gap + r * cell) as i32);
