@@ -18,6 +18,7 @@ mod noise;
 mod score;
 
 pub mod divergence;
+pub mod special;
 pub mod tensor;
 
 pub use error::{CoreError, Result};

@@ -1,4 +1,5 @@
 use burn::prelude::*;
+use sgm_core::special::log_normal_interval;
 use sgm_core::tensor::{from_f64, to_f64};
 use sgm_core::{NoiseSource, NoiseSourceExt};
 use sgm_sde::LinearSde;
@@ -30,7 +31,8 @@ use crate::{Dequantization, LikelihoodError, Result};
 /// dequantisation (the Phi difference is 1 inside [low, high)). This is the continuous-time form
 /// of the discretised decoders of Ho et al. (2020) and Kingma et al. (VDM, 2021), with the
 /// decoder fixed to the Bayes posterior so that the bound needs nothing but p_eps. The normal
-/// CDF differences are evaluated on the host in f64 (`libm::erfc`), accurate in both tails.
+/// CDF differences are evaluated on the host in f64 ([`sgm_core::special`]), accurate in both
+/// tails.
 ///
 /// ```
 /// use burn::prelude::*;
@@ -123,39 +125,5 @@ impl NoisyDequantization {
         let lower = (a * low - z) / s;
         let upper = (a * high - z) / s;
         log_normal_interval(lower, upper) - (a * self.uniform.bin_width()).ln()
-    }
-}
-
-/// log(Phi(upper) - Phi(lower)) for lower < upper, subtracting tail probabilities only, so that
-/// neither a far-off interval nor a wide one loses precision.
-fn log_normal_interval(lower: f64, upper: f64) -> f64 {
-    // Upper tail Q(u) = 1 - Phi(u) = erfc(u / sqrt 2) / 2.
-    let tail = |u: f64| 0.5 * libm::erfc(u * std::f64::consts::FRAC_1_SQRT_2);
-    let probability = if lower >= 0.0 {
-        tail(lower) - tail(upper)
-    } else if upper <= 0.0 {
-        tail(-upper) - tail(-lower)
-    } else {
-        1.0 - tail(-lower) - tail(upper)
-    };
-    probability.ln()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::log_normal_interval;
-
-    #[test]
-    fn normal_interval_in_both_tails_and_the_middle() {
-        // Phi(1) - Phi(-1) = erf(1/sqrt 2); far tails against the asymptotic Mills ratio
-        // Q(u) ~ phi(u)/u (1 - 1/u^2 + 3/u^4 - 15/u^6), whose error is below the next term,
-        // 105/u^8 = 4e-9 at u = 20.
-        let middle = libm::erf(std::f64::consts::FRAC_1_SQRT_2).ln();
-        assert!((log_normal_interval(-1.0, 1.0) - middle).abs() < 1e-14);
-        let u: f64 = 20.0;
-        let mills = -0.5 * u * u - (2.0 * std::f64::consts::PI).sqrt().ln() - u.ln()
-            + (1.0 - 1.0 / (u * u) + 3.0 / u.powi(4) - 15.0 / u.powi(6)).ln();
-        assert!((log_normal_interval(u, 60.0) - mills).abs() < 1e-8);
-        assert!((log_normal_interval(-60.0, -u) - mills).abs() < 1e-8);
     }
 }
