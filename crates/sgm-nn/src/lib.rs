@@ -7,10 +7,12 @@
 //!   first-order autodiff could not differentiate otherwise.
 //! - [`Parameterized`]: turns a network output h(x, t) into a score in one of the standard
 //!   [`Parameterization`]s (raw, noise prediction, std-normalised, drift-cancelling, data
-//!   prediction), exact JVP included.
+//!   prediction), exact JVP included; [`BinnedDenoiser`] does the same for quantised data from
+//!   per-coordinate level logits, with the bins' likelihoods and means in closed form.
 //! - [`Trainer`]: a minimal training loop over any loss closure, with a progress bar and an
 //!   optional [`Ema`] (exponential moving average) of the weights.
 
+mod binned;
 mod ema;
 mod error;
 mod mlp;
@@ -18,6 +20,7 @@ mod network;
 mod parameterization;
 mod train;
 
+pub use binned::BinnedDenoiser;
 pub use ema::Ema;
 pub use error::{NnError, Result};
 pub use mlp::{Activation, ScoreMlp, ScoreMlpConfig};

@@ -78,6 +78,10 @@ pub struct ScoreMlpConfig {
     /// Scale of the frequencies f ~ N(0, scale^2).
     #[config(default = 16.0)]
     pub fourier_scale: f64,
+    /// Outputs per data dimension: the output layer has `dim * outputs_per_dim` units (1 for a
+    /// score; K for the level logits of [`BinnedDenoiser`](crate::BinnedDenoiser)).
+    #[config(default = 1)]
+    pub outputs_per_dim: usize,
     /// Hidden-layer nonlinearity.
     #[config(default = "Activation::Silu")]
     pub activation: Activation,
@@ -98,6 +102,7 @@ impl ScoreMlpConfig {
             ("dim", self.dim),
             ("hidden", self.hidden),
             ("depth", self.depth),
+            ("outputs_per_dim", self.outputs_per_dim),
         ] {
             if value == 0 {
                 return Err(NnError::InvalidConfig {
@@ -135,7 +140,7 @@ impl ScoreMlpConfig {
         Ok(ScoreMlp {
             frequencies: Param::from_tensor(frequencies).set_require_grad(false),
             hidden,
-            output: LinearConfig::new(self.hidden, self.dim).init(device),
+            output: LinearConfig::new(self.hidden, self.dim * self.outputs_per_dim).init(device),
             activation: self.activation,
             dim: self.dim,
         })

@@ -64,8 +64,8 @@ pub mod prelude {
         ImplicitScoreMatching, NcsnLoss, NoiseConditioning, SlicedScoreMatching, Weighting,
     };
     pub use sgm_nn::{
-        Ema, Parameterization, Parameterized, ScoreMlp, ScoreMlpConfig, ScoreNetwork, Trainer,
-        TrainerConfig,
+        BinnedDenoiser, Ema, Parameterization, Parameterized, ScoreMlp, ScoreMlpConfig,
+        ScoreNetwork, Trainer, TrainerConfig,
     };
     pub use sgm_samplers::{
         AncestralSampling, AnnealedLangevin, AnnealedLangevinCorrector, DdimSampler, DdpmSampler,
