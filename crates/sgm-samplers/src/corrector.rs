@@ -1,11 +1,10 @@
 use burn::prelude::*;
-use sgm_core::tensor::time_like;
-use sgm_core::{NoiseSource, NoiseSourceExt, ScoreModel};
+use sgm_core::{NoiseSource, ScoreModel};
 use sgm_sde::{LinearSde, Sde};
 
 use crate::Result;
 use crate::error::{nonzero, positive};
-use crate::langevin::{langevin_move, scalar_like};
+use crate::langevin::{langevin_moves, scalar_like};
 
 /// Score-based MCMC at one time `t` that moves samples toward p_t without moving time: the "C"
 /// of a predictor-corrector sampler (Song et al., ICLR 2021, sec. 4.2).
@@ -46,26 +45,6 @@ impl<C: Corrector + ?Sized> Corrector for &C {
 /// Batch mean of the per-sample Euclidean norms, as a `[1, 1]` tensor (score_sde's norms).
 fn mean_norm(x: Tensor<2>) -> Tensor<2> {
     x.square().sum_dim(1).sqrt().mean().reshape([1, 1])
-}
-
-/// `steps` Langevin moves x' = x + e s + sqrt(2 e) z at time t, with the step e computed from
-/// the score and the noise of each move by `step_size`.
-fn langevin_moves<M: ScoreModel + ?Sized>(
-    model: &M,
-    mut x: Tensor<2>,
-    t: f64,
-    steps: usize,
-    noise: &mut dyn NoiseSource,
-    step_size: impl Fn(&Tensor<2>, &Tensor<2>) -> Tensor<2>,
-) -> Result<Tensor<2>> {
-    let tt = time_like(t, &x);
-    for _ in 0..steps {
-        let score = model.checked_score(x.clone(), tt.clone())?;
-        let z = noise.normal_like(&x);
-        let e = step_size(&score, &z);
-        x = langevin_move(x, score, e, z).0;
-    }
-    Ok(x)
 }
 
 /// Langevin corrector with score_sde's signal-to-noise rule (Song et al. 2021, Algorithm 5),
@@ -121,9 +100,10 @@ impl<S: Sde + ?Sized, M: ScoreModel + ?Sized> Corrector for LangevinCorrector<'_
         noise: &mut dyn NoiseSource,
     ) -> Result<Tensor<2>> {
         let scale = 2.0 * self.sde.corrector_alpha(t, dt) * self.snr * self.snr;
-        langevin_moves(self.model, x, t, self.steps, noise, |score, z| {
+        let step_size = |score: &Tensor<2>, z: &Tensor<2>| {
             (mean_norm(z.clone()) / mean_norm(score.clone())).square() * scale
-        })
+        };
+        langevin_moves(self.model, x, t, self.steps, noise, step_size, |_| Ok(()))
     }
 
     fn evaluations(&self) -> usize {
@@ -175,7 +155,15 @@ impl<S: LinearSde + ?Sized, M: ScoreModel + ?Sized> Corrector
     ) -> Result<Tensor<2>> {
         let alpha = self.sde.corrector_alpha(t, dt);
         let e = scalar_like(2.0 * alpha * (self.snr * self.sde.std_at(t)).powi(2), &x);
-        langevin_moves(self.model, x, t, self.steps, noise, |_, _| e.clone())
+        langevin_moves(
+            self.model,
+            x,
+            t,
+            self.steps,
+            noise,
+            |_, _| e.clone(),
+            |_| Ok(()),
+        )
     }
 
     fn evaluations(&self) -> usize {

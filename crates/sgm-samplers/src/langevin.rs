@@ -20,6 +20,50 @@ pub(crate) fn langevin_move(
     (next, mean)
 }
 
+/// `steps` Langevin moves at time t, each x' = x + e s + sqrt(2 e) z with the step e computed
+/// from that move's score and noise by `step_size`, and `after_move` called on each new state
+/// (the samplers check finiteness and notify their observer there; correctors do nothing).
+pub(crate) fn langevin_moves<M: ScoreModel + ?Sized>(
+    model: &M,
+    mut x: Tensor<2>,
+    t: f64,
+    steps: usize,
+    noise: &mut dyn NoiseSource,
+    step_size: impl Fn(&Tensor<2>, &Tensor<2>) -> Tensor<2>,
+    mut after_move: impl FnMut(&Tensor<2>) -> Result<()>,
+) -> Result<Tensor<2>> {
+    let tt = time_like(t, &x);
+    for _ in 0..steps {
+        let score = model.checked_score(x.clone(), tt.clone())?;
+        let z = noise.normal_like(&x);
+        let e = step_size(&score, &z);
+        x = langevin_move(x, score, e, z).0;
+        after_move(&x)?;
+    }
+    Ok(x)
+}
+
+/// Checks the state after sampler step `*step` (of `total`, at time t), tells `observer`, and
+/// advances the step counter.
+fn record_step(
+    x: &Tensor<2>,
+    step: &mut usize,
+    total: usize,
+    t: f64,
+    observer: &mut dyn Observer,
+) -> Result<()> {
+    ensure_finite(x, *step, t)?;
+    observer.on_step(&StepInfo {
+        step: *step,
+        steps: Some(total),
+        t,
+        x,
+        nfe: *step + 1,
+    });
+    *step += 1;
+    Ok(())
+}
+
 /// A `[1, 1]` tensor holding `value`, on the device and dtype of `like`.
 pub(crate) fn scalar_like(value: f64, like: &Tensor<2>) -> Tensor<2> {
     Tensor::full([1, 1], value, (&like.device(), like.dtype()))
@@ -72,21 +116,16 @@ impl LangevinDynamics {
         observer: &mut dyn Observer,
     ) -> Result<Tensor<2>> {
         let e = scalar_like(self.step_size / 2.0, &x0);
-        let tt = time_like(t, &x0);
-        let mut x = x0;
-        for step in 0..self.steps {
-            let score = model.checked_score(x.clone(), tt.clone())?;
-            let z = noise.normal_like(&x);
-            x = langevin_move(x, score, e.clone(), z).0;
-            ensure_finite(&x, step, t)?;
-            observer.on_step(&StepInfo {
-                step,
-                steps: Some(self.steps),
-                t,
-                x: &x,
-                nfe: step + 1,
-            });
-        }
+        let mut step = 0;
+        let x = langevin_moves(
+            model,
+            x0,
+            t,
+            self.steps,
+            noise,
+            |_, _| e.clone(),
+            |x| record_step(x, &mut step, self.steps, t, observer),
+        )?;
         observer.on_finish();
         Ok(x)
     }
@@ -159,21 +198,15 @@ impl AnnealedLangevin {
             let alpha = self.step_size * (sigma / sigma_l).powi(2);
             let e = scalar_like(alpha / 2.0, &x);
             let t = self.levels.time(i);
-            let tt = time_like(t, &x);
-            for _ in 0..self.steps_per_level {
-                let score = model.checked_score(x.clone(), tt.clone())?;
-                let z = noise.normal_like(&x);
-                x = langevin_move(x, score, e.clone(), z).0;
-                ensure_finite(&x, step, t)?;
-                observer.on_step(&StepInfo {
-                    step,
-                    steps: Some(total),
-                    t,
-                    x: &x,
-                    nfe: step + 1,
-                });
-                step += 1;
-            }
+            x = langevin_moves(
+                model,
+                x,
+                t,
+                self.steps_per_level,
+                noise,
+                |_, _| e.clone(),
+                |x| record_step(x, &mut step, total, t, observer),
+            )?;
         }
         if self.denoise {
             let t = self.levels.time(levels - 1);
