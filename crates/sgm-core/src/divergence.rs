@@ -96,18 +96,19 @@ impl QuadraticForms {
 ///
 /// `jvp(x_rep, v)` must return (F(x_rep), J F(x_rep) v) for a `[K batch, dim]` batch whose
 /// block `k` (rows `k batch .. (k + 1) batch`) repeats `x` with the directions
-/// `directions[k]`. A score model's `score_jvp` with its time tensor repeated `K` times is such
-/// a closure.
+/// `directions[k]`, or the error that stopped it. A score model's `checked_score_jvp` with its
+/// time tensor repeated `K` times is such a closure.
 ///
 /// # Shapes
 /// - `x`: `[batch, dim]`; `directions`: `[K, batch, dim]`.
 ///
 /// # Errors
 /// [`CoreError::ShapeMismatch`] if `directions` is not `[K, batch, dim]` for `x` of
-/// `[batch, dim]`, or if `jvp` returns tensors of another shape than its input.
+/// `[batch, dim]`, or if `jvp` returns tensors of another shape than its input; the error of
+/// `jvp` itself.
 pub fn jvp_quadratic_forms<F>(jvp: F, x: Tensor<2>, directions: Tensor<3>) -> Result<QuadraticForms>
 where
-    F: FnOnce(Tensor<2>, Tensor<2>) -> (Tensor<2>, Tensor<2>),
+    F: FnOnce(Tensor<2>, Tensor<2>) -> Result<(Tensor<2>, Tensor<2>)>,
 {
     let [k, batch, dim] = directions.dims();
     if x.dims() != [batch, dim] {
@@ -122,7 +123,7 @@ where
         .expand([k, batch, dim])
         .reshape([k * batch, dim]);
     let v = directions.reshape([k * batch, dim]);
-    let (f_rep, jv) = jvp(x_rep, v.clone());
+    let (f_rep, jv) = jvp(x_rep, v.clone())?;
     // The closure's outputs must have its input's shape (a score model's contract).
     for out in [&f_rep, &jv] {
         if out.dims() != [k * batch, dim] {
@@ -149,12 +150,12 @@ mod tests {
     use burn::tensor::DType;
 
     /// F(x) = A x for a fixed A: J = A, so v^T J v and tr J are known in closed form.
-    fn linear_jvp(a: Tensor<2>) -> impl Fn(Tensor<2>, Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    fn linear_jvp(a: Tensor<2>) -> impl Fn(Tensor<2>, Tensor<2>) -> Result<(Tensor<2>, Tensor<2>)> {
         move |x, v| {
-            (
+            Ok((
                 x.matmul(a.clone().transpose()),
                 v.matmul(a.clone().transpose()),
-            )
+            ))
         }
     }
 

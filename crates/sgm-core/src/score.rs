@@ -110,6 +110,10 @@ where
 ///
 /// # Shapes
 /// - `x`, `v`: `[batch, dim]`; `t`: `[batch]`; returns (s, J v), both `[batch, dim]`.
+/// - If the model answers the `[3 batch, dim]` stack with another shape, both outputs are that
+///   answer unchanged (`[3 batch + 1, dim]` for a model that adds a row), so that
+///   [`ScoreModel::checked_score_jvp`] reports a shape mismatch instead of the rows being split
+///   silently.
 pub fn finite_difference_jvp<M: ScoreModel + ?Sized>(
     model: &M,
     x: Tensor<2>,
@@ -126,11 +130,16 @@ pub fn finite_difference_jvp<M: ScoreModel + ?Sized>(
     let step = v / v_norm.clone().clamp_min(tiny) * h.clone();
     let xs = Tensor::cat(vec![x.clone(), x.clone() + step.clone(), x - step], 0);
     let ts = Tensor::cat(vec![t.clone(), t.clone(), t], 0);
-    let mut parts = model.score(xs, ts).split(batch, 0).into_iter();
-    let (s, s_plus, s_minus) = match (parts.next(), parts.next(), parts.next()) {
-        (Some(a), Some(b), Some(c)) => (a, b, c),
-        _ => unreachable!("a [3 batch, dim] score splits into three parts"),
-    };
+    let stacked = model.score(xs.clone(), ts);
+    if stacked.dims() != xs.dims() {
+        // The model broke its shape contract: hand its output back unsplit, so that every
+        // shape check downstream ([`ScoreModel::checked_score_jvp`], the quadratic forms of
+        // `divergence`) reports it instead of silently dropping or mixing rows.
+        return (stacked.clone(), stacked);
+    }
+    let s = stacked.clone().narrow(0, 0, batch);
+    let s_plus = stacked.clone().narrow(0, batch, batch);
+    let s_minus = stacked.narrow(0, 2 * batch, batch);
     let jvp = (s_plus - s_minus) * (v_norm / (h * 2.0));
     (s, jvp)
 }

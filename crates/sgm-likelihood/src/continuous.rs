@@ -4,7 +4,7 @@ use sgm_core::{NoiseSource, ScoreModel};
 use sgm_sde::{LinearSde, SnrImportance};
 
 use crate::Result;
-use crate::error::{at_least, check_eps};
+use crate::error::{at_least, check_eps, ensure_finite};
 
 /// A Monte Carlo lower bound with its standard error.
 #[derive(Debug, Clone)]
@@ -81,7 +81,8 @@ impl<'a, S: LinearSde + ?Sized, M: ScoreModel + ?Sized> ContinuousElbo<'a, S, M>
     ///
     /// # Errors
     /// [`LikelihoodError::Core`](crate::LikelihoodError::Core) if the model's output does not
-    /// match `x`.
+    /// match `x`; [`LikelihoodError::NonFinite`](crate::LikelihoodError::NonFinite) if the bound
+    /// is NaN or infinite (a non-finite model).
     pub fn evaluate(&self, x: Tensor<2>, noise: &mut dyn NoiseSource) -> Result<Bound> {
         let [batch, dim] = x.dims();
         let r = self.samples;
@@ -105,6 +106,7 @@ impl<'a, S: LinearSde + ?Sized, M: ScoreModel + ?Sized> ContinuousElbo<'a, S, M>
             .sample_marginal(x_rep.clone(), time_like(t_end, &x_rep), noise);
         let draws = (self.sde.prior_log_prob(x_end) - integrand).reshape([r, batch]);
         let value = draws.clone().mean_dim(0).squeeze_dim(0);
+        ensure_finite("continuous-time ELBO", &value)?;
         let var = (draws - value.clone().unsqueeze_dim(0))
             .square()
             .sum_dim(0)

@@ -4,7 +4,7 @@ use sgm_core::{NoiseSource, NoiseSourceExt, ScoreModel};
 use sgm_samplers::DdpmVariance;
 use sgm_schedules::DiscreteBetas;
 
-use crate::error::at_least;
+use crate::error::{at_least, ensure_finite};
 use crate::{LikelihoodError, Result};
 
 /// The decoder p(x_0 | x_1) of the DDPM bound's last term L_0.
@@ -110,7 +110,8 @@ impl DdpmElbo {
     /// The bound for every row of `x0` (`[batch, dim]`).
     ///
     /// # Errors
-    /// [`LikelihoodError::Core`] if the model's output does not match `x0`.
+    /// [`LikelihoodError::Core`] if the model's output does not match `x0`;
+    /// [`LikelihoodError::NonFinite`] if the bound is NaN or infinite (a non-finite model).
     pub fn evaluate<M: ScoreModel + ?Sized>(
         &self,
         model: &M,
@@ -163,8 +164,10 @@ impl DdpmElbo {
                 diffusion = diffusion + mean_t;
             }
         }
+        let bound = -(prior.clone() + diffusion.clone() + decoder.clone());
+        ensure_finite("DDPM ELBO", &bound)?;
         Ok(DdpmElboTerms {
-            bound: -(prior.clone() + diffusion.clone() + decoder.clone()),
+            bound,
             std_error: variance.sqrt(),
             prior,
             diffusion,

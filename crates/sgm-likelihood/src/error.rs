@@ -24,6 +24,12 @@ pub enum LikelihoodError {
         /// The SDE's terminal time.
         t_end: f64,
     },
+    /// A bound came out NaN or infinite (a model that returns non-finite scores).
+    #[error("{what} is not finite")]
+    NonFinite {
+        /// What was computed.
+        what: &'static str,
+    },
     /// From the ODE solver.
     #[error(transparent)]
     Solver(#[from] SamplerError),
@@ -57,5 +63,15 @@ pub(crate) fn at_least(name: &'static str, value: usize, min: usize) -> Result<u
             value: value as f64,
             requirement: if min == 1 { "at least 1" } else { "at least 2" },
         })
+    }
+}
+
+/// Stops with [`LikelihoodError::NonFinite`] unless every element of `x` is finite (one read of
+/// a single boolean from the device).
+pub(crate) fn ensure_finite(what: &'static str, x: &burn::prelude::Tensor<1>) -> Result<()> {
+    if sgm_core::tensor::all_finite(x) {
+        Ok(())
+    } else {
+        Err(LikelihoodError::NonFinite { what })
     }
 }

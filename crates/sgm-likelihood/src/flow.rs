@@ -1,9 +1,7 @@
-use std::cell::RefCell;
-
 use burn::prelude::*;
 use sgm_core::divergence::{Projection, jvp_quadratic_forms, unit_directions};
 use sgm_core::{CoreError, NoiseSource, ScoreModel, VectorField};
-use sgm_samplers::{NoObserver, Observer, StepControl, Tableau, solve_ode};
+use sgm_samplers::{NoObserver, Observer, SamplerError, StepControl, Tableau, solve_ode};
 use sgm_sde::{ProbabilityFlowOde, Sde};
 
 use crate::error::{at_least, check_eps};
@@ -53,47 +51,24 @@ struct Augmented<'a, S: ?Sized, M: ?Sized> {
     directions: Tensor<3>,
     exact: bool,
     dim: usize,
-    error: RefCell<Option<CoreError>>,
 }
 
 impl<S: Sde + ?Sized, M: ScoreModel + ?Sized> VectorField for Augmented<'_, S, M> {
-    fn eval(&self, y: Tensor<2>, t: f64) -> Tensor<2> {
-        let x = y.clone().narrow(1, 0, self.dim);
+    fn eval(&self, y: Tensor<2>, t: f64) -> Result<Tensor<2>, CoreError> {
+        let x = y.narrow(1, 0, self.dim);
         let k = self.directions.dims()[0];
         let t_rep = Tensor::full([k * x.dims()[0]], t, (&x.device(), x.dtype()));
-        // The model's shape errors surface from inside the JVP closure; keep the first one.
-        let failure: RefCell<Option<CoreError>> = RefCell::new(None);
-        let forms = jvp_quadratic_forms(
-            |xr, v| match self.flow.drift_jvp(xr.clone(), t_rep, v) {
-                Ok(pair) => pair,
-                Err(e) => {
-                    failure.borrow_mut().get_or_insert(e);
-                    (xr.clone(), xr)
-                }
-            },
+        let q = jvp_quadratic_forms(
+            |xr, v| self.flow.drift_jvp(xr, t_rep, v),
             x,
             self.directions.clone(),
-        );
-        let forms = match failure.into_inner() {
-            Some(e) => Err(e),
-            None => forms,
+        )?;
+        let divergence = if self.exact {
+            q.trace().unsqueeze_dim(1)
+        } else {
+            q.forms
         };
-        match forms {
-            Ok(q) => {
-                let divergence = if self.exact {
-                    q.trace().unsqueeze_dim(1)
-                } else {
-                    q.forms
-                };
-                Tensor::cat(vec![q.value, divergence], 1)
-            }
-            Err(e) => {
-                // A shape error of the model: stop the solver through a non-finite state and
-                // report the error itself afterwards.
-                self.error.borrow_mut().get_or_insert(e);
-                y.full_like(f64::NAN)
-            }
-        }
+        Ok(Tensor::cat(vec![q.value, divergence], 1))
     }
 }
 
@@ -186,7 +161,6 @@ impl<'a, S: Sde + ?Sized, M: ScoreModel + ?Sized> ProbabilityFlowLikelihood<'a, 
             directions,
             exact,
             dim,
-            error: RefCell::new(None),
         };
         let y0 = Tensor::cat(
             vec![
@@ -204,10 +178,12 @@ impl<'a, S: Sde + ?Sized, M: ScoreModel + ?Sized> ProbabilityFlowLikelihood<'a, 
             t_end,
             self.control,
             observer,
-        );
-        if let Some(e) = field.error.borrow_mut().take() {
-            return Err(LikelihoodError::Core(e));
-        }
+        )
+        .map_err(|e| match e {
+            // The model's own errors (a wrong shape) are reported as such, not as the solver's.
+            SamplerError::Core(core) => LikelihoodError::Core(core),
+            other => LikelihoodError::Solver(other),
+        });
         let solution = solved?;
         let prior_point = solution.x.clone().narrow(1, 0, dim);
         let integrals = solution.x.narrow(1, dim, k);

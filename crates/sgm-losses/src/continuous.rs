@@ -4,7 +4,7 @@ use sgm_core::{NoiseSource, NoiseSourceExt, ScoreModel};
 use sgm_sde::{LinearSde, SnrImportance};
 
 use crate::error::time_range;
-use crate::{LossError, Result, check_output};
+use crate::{LossError, Result};
 
 /// The weighting lambda(t) of [`ContinuousDsm`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,8 +117,7 @@ impl<'a, S: LinearSde + ?Sized> ContinuousDsm<'a, S> {
             None => noise.uniform_like(batch, self.t_min, self.t_max, &x0),
         };
         let (xt, z) = self.sde.sample_marginal(x0, t.clone(), noise);
-        let s = model.score(xt.clone(), t.clone());
-        check_output(&s, &xt)?;
+        let s = model.checked_score(xt.clone(), t.clone())?;
         let std = self.sde.std(t.clone());
         // 1/2 |std s + z|^2 per sample: the std^2-weighted term.
         let residual = (s * column(std.clone()) + z)

@@ -3,7 +3,7 @@ use sgm_core::tensor::{column, from_f64};
 use sgm_core::{NoiseSource, NoiseSourceExt, ScoreModel};
 use sgm_schedules::DiscreteBetas;
 
-use crate::{Result, check_output};
+use crate::Result;
 
 /// The simplified DDPM objective (Ho, Jain & Abbeel, NeurIPS 2020, eq. 14):
 ///
@@ -67,8 +67,7 @@ impl DdpmEpsilonLoss {
         let t = table(&|i| self.betas.time(i));
         let eps = noise.normal_like(&x0);
         let xt = x0 * column(mean) + eps.clone() * column(std.clone());
-        let s = model.score(xt.clone(), t);
-        check_output(&s, &xt)?;
+        let s = model.checked_score(xt.clone(), t)?;
         Ok((eps + s * column(std)).square().sum_dim(1).mean())
     }
 }

@@ -4,7 +4,7 @@ use sgm_core::{NoiseSource, NoiseSourceExt, ScoreModel};
 use sgm_schedules::GeometricSigmas;
 
 use crate::error::positive;
-use crate::{Result, check_output, half_squared_norm};
+use crate::{Result, half_squared_norm};
 
 /// Denoising score matching at one noise level (Vincent, Neural Computation 2011):
 ///
@@ -57,8 +57,7 @@ impl DenoisingScoreMatching {
     ) -> Result<Tensor<1>> {
         let z = noise.normal_like(&x);
         let xt = x + z.clone() * self.sigma;
-        let s = model.score(xt.clone(), time_like(self.t, &xt));
-        check_output(&s, &xt)?;
+        let s = model.checked_score(xt.clone(), time_like(self.t, &xt))?;
         Ok(half_squared_norm(s + z / self.sigma))
     }
 }
@@ -121,8 +120,7 @@ impl NcsnLoss {
         let z = noise.normal_like(&x);
         let sigma = column(sigma);
         let xt = x + z.clone() * sigma.clone();
-        let s = model.score(xt.clone(), t);
-        check_output(&s, &xt)?;
+        let s = model.checked_score(xt.clone(), t)?;
         Ok(half_squared_norm(s * sigma + z))
     }
 }

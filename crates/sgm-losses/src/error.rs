@@ -18,6 +18,12 @@ pub enum LossError {
         /// What it must satisfy.
         requirement: &'static str,
     },
+    /// A quantity read back to the host is NaN or infinite.
+    #[error("{what} is not finite")]
+    NonFinite {
+        /// What was computed.
+        what: &'static str,
+    },
 }
 
 /// Result alias of `sgm-losses`.

@@ -1,7 +1,7 @@
 use burn::prelude::*;
 use sgm_core::{NoiseSource, ScoreModel};
 
-use crate::{NoiseConditioning, Result, check_output};
+use crate::{NoiseConditioning, Result};
 
 /// Explicit score matching (Hyvarinen 2005): the Fisher divergence to a known target score,
 ///
@@ -43,7 +43,8 @@ impl<'a, T: ScoreModel + ?Sized> ExplicitScoreMatching<'a, T> {
     /// The loss on the batch `x` (`[batch, dim]`), `[1]`.
     ///
     /// # Errors
-    /// [`LossError::Core`](crate::LossError::Core) if the model output does not match `x`.
+    /// [`LossError::Core`](crate::LossError::Core) if the model's or the target's output does not
+    /// match `x`.
     pub fn loss<M: ScoreModel + ?Sized>(
         &self,
         model: &M,
@@ -51,9 +52,9 @@ impl<'a, T: ScoreModel + ?Sized> ExplicitScoreMatching<'a, T> {
         noise: &mut dyn NoiseSource,
     ) -> Result<Tensor<1>> {
         let c = self.conditioning.apply(x, noise);
-        let s = model.score(c.x.clone(), c.t.clone());
-        check_output(&s, &c.x)?;
+        let s = model.checked_score(c.x.clone(), c.t.clone())?;
         let target = self.target.score(c.x.clone(), c.t.clone()).detach();
+        sgm_core::tensor::check_same_shape("target score", &c.x, &target)?;
         let per_sample = (s - target).square().sum_dim(1).squeeze_dim(1) * 0.5;
         Ok(c.weighted_mean(per_sample))
     }

@@ -3,7 +3,7 @@ use sgm_core::tensor::to_f64;
 use sgm_core::{NoiseSource, ScoreModel};
 use sgm_sde::GaussianMarginals;
 
-use crate::{NoiseConditioning, Result, check_output};
+use crate::{LossError, NoiseConditioning, Result};
 
 /// A Monte Carlo estimate with its standard error.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,7 +27,9 @@ pub struct FisherDivergence {
 ///
 /// # Errors
 /// [`LossError::InvalidParameter`](crate::LossError::InvalidParameter) for a bad time range;
-/// [`LossError::Core`](crate::LossError::Core) if the model output does not match `x0`.
+/// [`LossError::Core`](crate::LossError::Core) if the model's or the exact score's output does
+/// not match `x0`; [`LossError::NonFinite`](crate::LossError::NonFinite) if either is NaN or
+/// infinite somewhere.
 pub fn fisher_divergence<M, T>(
     model: &M,
     exact: &T,
@@ -43,12 +45,17 @@ where
 {
     let [n, d] = x0.dims();
     let c = NoiseConditioning::perturbed(marginals, t_min, t_max)?.apply(x0, noise);
-    let s = model.score(c.x.clone(), c.t.clone());
-    check_output(&s, &c.x)?;
-    let target = exact.score(c.x, c.t);
+    let s = model.checked_score(c.x.clone(), c.t.clone())?;
+    let target = exact.score(c.x.clone(), c.t);
+    sgm_core::tensor::check_same_shape("exact score", &c.x, &target)?;
     let weight = c.weight.expect("perturbed conditioning has weights");
     let per_sample = to_f64((s - target).square().sum_dim(1).squeeze_dim(1) * weight / d as f64);
     let mean = per_sample.iter().sum::<f64>() / n as f64;
+    if !mean.is_finite() {
+        return Err(LossError::NonFinite {
+            what: "Fisher divergence (model or exact score)",
+        });
+    }
     let var =
         per_sample.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0).max(1.0);
     Ok(FisherDivergence {

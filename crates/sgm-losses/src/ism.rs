@@ -53,7 +53,7 @@ impl<'a> ImplicitScoreMatching<'a> {
         let dim = c.x.dims()[1];
         let t_rep = Tensor::cat(vec![c.t.clone(); dim], 0);
         let q = jvp_quadratic_forms(
-            |x, v| model.score_jvp(x, t_rep, v),
+            |x, v| model.checked_score_jvp(x, t_rep, v),
             c.x.clone(),
             unit_directions(&c.x),
         )?;

@@ -47,8 +47,3 @@ use burn::prelude::*;
 pub(crate) fn half_squared_norm(r: Tensor<2>) -> Tensor<1> {
     r.square().sum_dim(1).mean() * 0.5
 }
-
-/// Checks that the model's output has the shape of its input.
-pub(crate) fn check_output(s: &Tensor<2>, x: &Tensor<2>) -> Result<()> {
-    sgm_core::tensor::check_same_shape("score model output", x, s).map_err(LossError::from)
-}

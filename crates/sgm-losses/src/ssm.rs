@@ -86,7 +86,11 @@ impl<'a> SlicedScoreMatching<'a> {
         let c = self.conditioning.apply(x, noise);
         let directions = self.projection.sample(self.projections, &c.x, noise)?;
         let t_rep = Tensor::cat(vec![c.t.clone(); self.projections], 0);
-        let q = jvp_quadratic_forms(|x, v| model.score_jvp(x, t_rep, v), c.x.clone(), directions)?;
+        let q = jvp_quadratic_forms(
+            |x, v| model.checked_score_jvp(x, t_rep, v),
+            c.x.clone(),
+            directions,
+        )?;
         let per_sample = if self.variance_reduced {
             q.mean() + q.value.clone().square().sum_dim(1).squeeze_dim(1) * 0.5
         } else {

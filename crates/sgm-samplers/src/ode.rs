@@ -222,9 +222,9 @@ struct Counted<'a, F: ?Sized> {
 }
 
 impl<F: VectorField + ?Sized> Counted<'_, F> {
-    fn eval(&mut self, x: Tensor<2>, t: f64) -> Tensor<2> {
+    fn eval(&mut self, x: Tensor<2>, t: f64) -> Result<Tensor<2>> {
         self.nfe += 1;
-        self.field.eval(x, t)
+        Ok(self.field.eval(x, t)?)
     }
 }
 
@@ -236,7 +236,7 @@ fn rk_step<F: VectorField + ?Sized>(
     k1: Tensor<2>,
     t: f64,
     h: f64,
-) -> (Tensor<2>, Option<Tensor<2>>, Option<Tensor<2>>) {
+) -> Result<(Tensor<2>, Option<Tensor<2>>, Option<Tensor<2>>)> {
     let mut k = vec![k1];
     for i in 1..tableau.stages() {
         let mut xi = x.clone();
@@ -245,7 +245,7 @@ fn rk_step<F: VectorField + ?Sized>(
                 xi = xi + k[j].clone() * (h * a);
             }
         }
-        k.push(field.eval(xi, t + tableau.c[i] * h));
+        k.push(field.eval(xi, t + tableau.c[i] * h)?);
     }
     let combine = |weights: &[f64]| {
         weights
@@ -260,7 +260,7 @@ fn rk_step<F: VectorField + ?Sized>(
         combine(&diff)
     });
     let last = tableau.fsal().then(|| k[k.len() - 1].clone());
-    (x_new, last, error)
+    Ok((x_new, last, error))
 }
 
 /// The largest per-sample RMS of `e / (atol + rtol * scale)` (read back to the host).
@@ -276,7 +276,7 @@ fn initial_step<F: VectorField + ?Sized>(
     (t0, direction): (f64, f64),
     order: usize,
     (rtol, atol): (f64, f64),
-) -> f64 {
+) -> Result<f64> {
     let scale = x0.clone().abs();
     let d0 = error_norm(x0.clone(), scale.clone(), rtol, atol);
     let d1 = error_norm(f0.clone(), scale.clone(), rtol, atol);
@@ -286,14 +286,14 @@ fn initial_step<F: VectorField + ?Sized>(
         0.01 * d0 / d1
     };
     let x1 = x0.clone() + f0.clone() * (direction * h0);
-    let f1 = field.eval(x1, t0 + direction * h0);
+    let f1 = field.eval(x1, t0 + direction * h0)?;
     let d2 = error_norm(f1 - f0.clone(), scale, rtol, atol) / h0;
     let h1 = if d1.max(d2) <= 1e-15 {
         (h0 * 1e-3).max(1e-6)
     } else {
         (0.01 / d1.max(d2)).powf(1.0 / (order as f64 + 1.0))
     };
-    (100.0 * h0).min(h1)
+    Ok((100.0 * h0).min(h1))
 }
 
 /// Solves dx/dt = F(x, t) from `t0` to `t1` (either direction) with the given tableau and step
@@ -316,6 +316,7 @@ fn initial_step<F: VectorField + ?Sized>(
 /// ```
 ///
 /// # Errors
+/// [`SamplerError::Core`] with the field's own error (a score model of the wrong shape);
 /// [`SamplerError::NonFinite`] if the state diverges; [`SamplerError::InvalidParameter`] for
 /// adaptive control with a tableau without error estimate or for t0 = t1;
 /// [`SamplerError::TooManySteps`] and [`SamplerError::StepSizeUnderflow`] when adaptive
@@ -340,14 +341,14 @@ pub fn solve_ode<F: VectorField + ?Sized>(
     let direction = (t1 - t0).signum();
     let span = (t1 - t0).abs();
     let mut x = x0;
-    let mut k1 = field.eval(x.clone(), t0);
+    let mut k1 = field.eval(x.clone(), t0)?;
     let (mut accepted, mut rejected) = (0, 0);
     match control {
         StepControl::Fixed { steps } => {
             let h = (t1 - t0) / steps as f64;
             for step in 0..steps {
                 let t = t0 + step as f64 * h;
-                let (x_new, last, _) = rk_step(&mut field, tableau, &x, k1.clone(), t, h);
+                let (x_new, last, _) = rk_step(&mut field, tableau, &x, k1.clone(), t, h)?;
                 x = x_new;
                 let t_new = if step + 1 == steps { t1 } else { t + h };
                 ensure_finite(&x, step, t_new)?;
@@ -362,7 +363,7 @@ pub fn solve_ode<F: VectorField + ?Sized>(
                 if step + 1 < steps {
                     k1 = match last {
                         Some(f) => f,
-                        None => field.eval(x.clone(), t_new),
+                        None => field.eval(x.clone(), t_new)?,
                     };
                 }
             }
@@ -386,7 +387,7 @@ pub fn solve_ode<F: VectorField + ?Sized>(
                 (t0, direction),
                 tableau.order(),
                 (rtol, atol),
-            )
+            )?
             .min(span);
             let mut t = t0;
             while (t1 - t) * direction > 0.0 {
@@ -403,7 +404,7 @@ pub fn solve_ode<F: VectorField + ?Sized>(
                     return Err(SamplerError::StepSizeUnderflow { h: step_h, t });
                 }
                 let (x_new, last, error) =
-                    rk_step(&mut field, tableau, &x, k1.clone(), t, direction * step_h);
+                    rk_step(&mut field, tableau, &x, k1.clone(), t, direction * step_h)?;
                 let scale = x.clone().abs().max_pair(x_new.clone().abs());
                 let norm = error_norm(error.expect("adaptive tableau"), scale, rtol, atol);
                 if !norm.is_finite() {
@@ -435,7 +436,7 @@ pub fn solve_ode<F: VectorField + ?Sized>(
                     accepted += 1;
                     k1 = match last {
                         Some(f) => f,
-                        None => field.eval(x.clone(), t),
+                        None => field.eval(x.clone(), t)?,
                     };
                     h = step_h * factor;
                 } else {

@@ -24,8 +24,9 @@ use crate::Sde;
 /// let vp = VpSde::default();
 /// let score = |x: Tensor<2>, _t: Tensor<1>| -x; // N(0, I) is stationary under VP
 /// let flow = ProbabilityFlowOde::new(&vp, &score);
-/// let v: Vec<f32> = flow.eval(Tensor::<2>::ones([1, 1], &Device::flex()), 0.3).into_data().try_to_vec().unwrap();
+/// let v: Vec<f32> = flow.eval(Tensor::<2>::ones([1, 1], &Device::flex()), 0.3)?.into_data().try_to_vec().unwrap();
 /// assert!(v[0].abs() < 1e-6); // -beta/2 x + beta/2 x = 0
+/// # Ok::<(), sgm_core::CoreError>(())
 /// ```
 #[derive(Debug)]
 pub struct ProbabilityFlowOde<'a, S: ?Sized, M: ?Sized> {
@@ -87,15 +88,13 @@ impl<'a, S: Sde + ?Sized, M: ScoreModel + ?Sized> ProbabilityFlowOde<'a, S, M> {
     }
 }
 
-/// As a vector field (for the ODE solvers, which cannot take errors from it), a model whose
-/// output does not match `x` makes the field NaN, which solvers report as a non-finite state;
-/// [`ProbabilityFlowOde::drift`] gives the typed shape error.
+/// As a vector field: the drift at a time shared by the batch (g(t) computed once on the host),
+/// so a model whose output does not match `x` stops the solver with the shape error.
 impl<S: Sde + ?Sized, M: ScoreModel + ?Sized> VectorField for ProbabilityFlowOde<'_, S, M> {
-    fn eval(&self, x: Tensor<2>, t: f64) -> Tensor<2> {
+    fn eval(&self, x: Tensor<2>, t: f64) -> Result<Tensor<2>, CoreError> {
         let g = self.sde.diffusion_at(t);
-        match self.model.checked_score(x.clone(), time_like(t, &x)) {
-            Ok(score) => self.sde.drift(x.clone(), time_like(t, &x)) - score * (0.5 * g * g),
-            Err(_) => x.full_like(f64::NAN),
-        }
+        let tt = time_like(t, &x);
+        let score = self.model.checked_score(x.clone(), tt.clone())?;
+        Ok(self.sde.drift(x, tt) - score * (0.5 * g * g))
     }
 }

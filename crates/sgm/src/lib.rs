@@ -23,7 +23,7 @@
 //! ```
 //! use sgm::prelude::*;
 //!
-//! // Diffuse ring8 under the VP SDE and check the exact marginal std at t = 0.5.
+//! // Diffuse ring8 under the VP SDE and check the exact marginal variance at t = 0.5.
 //! let device = Device::flex();
 //! let ring = GaussianMixture::ring8();
 //! let mut noise = HostNoise::new(0);
@@ -32,6 +32,21 @@
 //! let t = time_like(0.5, &x0);
 //! let (xt, _) = vp.sample_marginal(x0, t, &mut noise);
 //! assert_eq!(xt.dims(), [4096, 2]);
+//!
+//! // By hand: m(t) = exp(-t^2 (20 - 0.1) / 4 - t 0.1 / 2); a coordinate of ring8 (means on the
+//! // circle of radius 4, std 0.5) has variance 16 / 2 + 0.25, so Var x_t = m^2 8.25 + 1 - m^2.
+//! let m2 = (-0.25f64 * 19.9 / 2.0 - 0.05).exp();
+//! let want = m2 * 8.25 + 1.0 - m2;
+//! let x: Vec<f64> = xt.into_data().convert::<f64>().to_vec().unwrap();
+//! for coord in 0..2 {
+//!     let v: Vec<f64> = x.iter().skip(coord).step_by(2).copied().collect();
+//!     let n = v.len() as f64;
+//!     let mean = v.iter().sum::<f64>() / n;
+//!     let var = v.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / n;
+//!     let m4 = v.iter().map(|a| (a - mean).powi(4)).sum::<f64>() / n;
+//!     // Four standard errors of a sample variance, sqrt((m4 - var^2) / n).
+//!     assert!((var - want).abs() < 4.0 * ((m4 - var * var) / n).sqrt(), "{var} vs {want}");
+//! }
 //! ```
 
 pub mod device;
@@ -79,3 +94,8 @@ pub mod prelude {
         ProbabilityFlowOde, ReverseSde, Sde, SmldMarginals, SubVpSde, VeSde, VpSde,
     };
 }
+
+/// The README's Rust snippet, compiled and run as a doctest so that it stays true.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

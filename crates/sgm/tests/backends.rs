@@ -49,3 +49,20 @@ fn oracles_agree_across_backends() {
         }
     }
 }
+
+#[test]
+fn the_backend_comparison_fails_on_nan_and_infinity() {
+    // A backend that returns NaN must fail the comparison above: f64::max skips NaN, so a fold
+    // with it alone would report the error of the finite elements only.
+    // Mutation checked: folding with plain `f64::max` (no finiteness guard) makes this fail.
+    let want = [1.0, 2.0, 3.0];
+    assert_eq!(
+        common::max_relative_error(&[1.0, f64::NAN, 3.0], &want, 1.0),
+        f64::INFINITY
+    );
+    assert_eq!(
+        common::max_relative_error(&[1.0, 2.0, f64::INFINITY], &want, 1.0),
+        f64::INFINITY
+    );
+    assert!((common::max_relative_error(&[1.0, 2.2, 3.0], &want, 1.0) - 0.1).abs() < 1e-12);
+}

@@ -24,12 +24,17 @@ pub fn other_devices() -> Vec<(&'static str, Device)> {
     devices
 }
 
-/// Largest |a - b| / max(|b|, floor) over two equally long slices.
+/// Largest |a - b| / max(|b|, floor) over two equally long slices; infinite as soon as any
+/// element of either is not finite (`f64::max` would skip a NaN and let a backend that returns
+/// NaN pass a comparison).
 pub fn max_relative_error(a: &[f64], b: &[f64], floor: f64) -> f64 {
     assert_eq!(a.len(), b.len());
     a.iter()
         .zip(b)
-        .map(|(x, y)| (x - y).abs() / y.abs().max(floor))
+        .map(|(x, y)| {
+            let e = (x - y).abs() / y.abs().max(floor);
+            if e.is_finite() { e } else { f64::INFINITY }
+        })
         .fold(0.0, f64::max)
 }
 
