@@ -1,6 +1,11 @@
-//! Helpers shared by the `sgm` examples: device selection from the command line and PNG plots
-//! (plotters) of particle clouds, score fields and trajectories.
+//! The `sgm` examples as library code: each example's pipeline is a `run` function in the
+//! module of its name (the example's `main` parses the command line and calls it; the tests in
+//! `examples/tests/` call it with a short configuration), plus the helpers they share: device
+//! selection from the command line and PNG plots (plotters) of particle clouds and images.
 
+pub mod digits_likelihood;
+pub mod forward_diffusion;
+pub mod ncsn_two_modes;
 pub mod plot;
 
 use clap::Args;
