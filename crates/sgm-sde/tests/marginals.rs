@@ -274,6 +274,80 @@ fn discretisations_have_the_documented_kernels() {
     );
 }
 
+/// A user SDE that implements only the required methods: dx = -x^3 dt + (1 + t) dW on [0, 1]
+/// with prior N(0, I) (a nonlinear drift, so the finite-difference JVP is really tested).
+struct UserCubic;
+
+impl Sde for UserCubic {
+    fn name(&self) -> &'static str {
+        "user cubic"
+    }
+    fn t_end(&self) -> f64 {
+        1.0
+    }
+    fn drift(&self, x: Tensor<2>, _t: Tensor<1>) -> Tensor<2> {
+        -x.clone() * x.clone() * x
+    }
+    fn diffusion_at(&self, t: f64) -> f64 {
+        1.0 + t
+    }
+    fn prior_sample(
+        &self,
+        shape: [usize; 2],
+        device: &Device,
+        dtype: DType,
+        noise: &mut dyn sgm_core::NoiseSource,
+    ) -> Tensor<2> {
+        noise.sample(sgm_core::Noise::StandardNormal, shape, device, dtype)
+    }
+    fn prior_log_prob(&self, x: Tensor<2>) -> Tensor<1> {
+        let d = x.dims()[1] as f64;
+        x.square().sum_dim(1).squeeze_dim(1) * -0.5 - 0.5 * d * (2.0 * std::f64::consts::PI).ln()
+    }
+}
+
+/// The default methods of `Sde` against hand values for [`UserCubic`]:
+/// - `drift_jvp` (central differences): J f v = -3 x^2 v per coordinate. In f64 the step is
+///   h = 6.1e-6 max(1, rms x); the truncation error |v| h^2 |u_j|^3 (the third derivative of
+///   -x^3 is -6) and the round-off ~1e-16 |f| / h are both below 1e-9 here.
+/// - `diffusion` per sample: g(t_i) = 1 + t_i.
+/// - `discretize` (Euler-Maruyama): f_i = f(x, t) dt = -x^3 dt, G_i = g(t) sqrt(dt).
+/// - `corrector_alpha` = 1 and `ancestral_step` = None.
+///
+/// Mutations checked: the JVP default returning the drift (`.1` to `.0`) and the
+/// Euler-Maruyama G_i with dt in place of sqrt(dt) each make this fail.
+#[test]
+fn default_sde_methods_follow_their_formulas() {
+    let sde = UserCubic;
+    let xs = [0.5, -1.2, 2.0, 0.3];
+    let vs = [0.7, -0.4, 1.1, 2.0];
+    let x = from_f64(&xs, [2, 2], &device(), DType::F64);
+    let v = from_f64(&vs, [2, 2], &device(), DType::F64);
+    let t = times(&[0.25, 0.8], DType::F64);
+    let jvp = to_f64(sde.drift_jvp(x.clone(), t.clone(), v));
+    for ((j, x), v) in jvp.iter().zip(xs).zip(vs) {
+        approx::assert_abs_diff_eq!(*j, -3.0 * x * x * v, epsilon = 1e-8);
+    }
+    let g = to_f64(sde.diffusion(t));
+    approx::assert_relative_eq!(g[0], 1.25, max_relative = 1e-15);
+    approx::assert_relative_eq!(g[1], 1.8, max_relative = 1e-15);
+    let k = sde.discretize(x, 0.8, 0.01).unwrap();
+    for (f, x) in to_f64(k.f).iter().zip(xs) {
+        approx::assert_relative_eq!(*f, -x * x * x * 0.01, max_relative = 1e-12);
+    }
+    approx::assert_relative_eq!(k.g, 1.8 * 0.1, max_relative = 1e-12);
+    assert_eq!(sde.corrector_alpha(0.5, 0.1), 1.0);
+    assert!(sde.ancestral_step(0.5, 0.1).unwrap().is_none());
+    // The trait is object safe and the defaults pass through a `&dyn Sde`.
+    let object: &dyn Sde = &sde;
+    let x = from_f64(&xs, [2, 2], &device(), DType::F64);
+    approx::assert_relative_eq!(
+        object.discretize(x, 0.5, 0.04).unwrap().g,
+        1.5 * 0.2,
+        max_relative = 1e-12
+    );
+}
+
 #[test]
 fn priors_are_the_documented_gaussians() {
     let x = from_f64(&[1.0, 2.0], [1, 2], &device(), DType::F64);
