@@ -507,7 +507,9 @@ fn bad_input_gives_typed_errors() {
         expected: vec![4, 2],
         found: vec![4, 4],
     });
-    // ISM batches its d = 2 directions: the model sees [2 * 4, 2] and returns [8, 4].
+    // ISM batches its d = 2 directions into one JVP call on [2 * 4, 2]; the closure's default
+    // finite-difference JVP evaluates the [3 * 8, 2] stack, and the model's [24, 4] answer is
+    // passed through unsplit, so the error names it.
     assert_eq!(
         ImplicitScoreMatching::new(fixed)
             .loss(&wrong_width, x.clone(), &mut noise)
@@ -515,7 +517,7 @@ fn bad_input_gives_typed_errors() {
         LossError::Core(CoreError::ShapeMismatch {
             what: "score model output",
             expected: vec![8, 2],
-            found: vec![8, 4]
+            found: vec![24, 4]
         })
     );
     assert_eq!(
@@ -556,4 +558,121 @@ fn bad_input_gives_typed_errors() {
     );
     assert!(NoiseConditioning::perturbed(&vp, 0.5, 0.1).is_err());
     let _ = from_f64(&[0.0], [1], &device, DType::F32);
+}
+
+/// Isotropic Gaussian data N(mu, s^2 I) for the likelihood-weighting tests.
+const LIK_MU: [f64; 3] = [0.5, -1.0, 0.25];
+const LIK_S: f64 = 0.7;
+/// The time range (t_max < T so that a dropped factor (t_max - t_min) shows).
+const LIK_T: (f64, f64) = (0.01, 0.5);
+
+/// int_0^t beta for the default VP SDE, beta(u) = 0.1 + (20 - 0.1) u.
+fn vp_integrated_beta(t: f64) -> f64 {
+    0.1 * t + 0.5 * (20.0 - 0.1) * t * t
+}
+
+/// The likelihood-weighted DSM loss at the exact perturbed score of N(mu, s^2 I) under the
+/// default VP SDE, in closed form. With m^2 = exp(-int beta), std^2 = 1 - m^2 and x_t = m x0 +
+/// std z, the exact score s* = -(x_t - m mu) / v, v = m^2 s^2 + std^2, gives per dimension
+/// std s* + z = (m^2 s^2 z - std m s e) / v ~ N(0, m^2 s^2 / v), so
+/// E 1/2 |std s* + z|^2 = d/2 s^2 SNR / (1 + s^2 SNR) with SNR = m^2 / std^2. The weight
+/// g^2 / std^2 (the term lambda 1/2 |s + z/std|^2 with lambda = g^2) is -d log SNR / dt for VP
+/// (d log m^2/dt = -beta, d log std^2/dt = beta m^2 / std^2, their difference -beta / std^2),
+/// so with u = log SNR
+///
+/// ```text
+/// L = int_{t_min}^{t_max} (-du/dt) d/2 s^2 e^u / (1 + s^2 e^u) dt
+///   = d/2 [ln(1 + s^2 SNR(t_min)) - ln(1 + s^2 SNR(t_max))].
+/// ```
+fn likelihood_weighted_exact_loss() -> f64 {
+    let snr = |t: f64| {
+        let m2 = (-vp_integrated_beta(t)).exp();
+        m2 / (1.0 - m2)
+    };
+    let s2 = LIK_S * LIK_S;
+    let d = LIK_MU.len() as f64;
+    0.5 * d * ((1.0 + s2 * snr(LIK_T.0)).ln() - (1.0 + s2 * snr(LIK_T.1)).ln())
+}
+
+/// Mean and SE of the likelihood-weighted loss at the exact VP score over 40 independent
+/// batches of 4096 (SE = sample standard deviation of the batch losses / sqrt(40)).
+fn likelihood_weighted_loss_at_the_exact_score(importance_sampling: bool) -> (f64, f64) {
+    let device = Device::flex();
+    let d = LIK_MU.len();
+    let exact = |x: Tensor<2>, t: Tensor<1>| {
+        let [n, _] = x.dims();
+        let (xs, ts) = (to_f64(x.clone()), to_f64(t));
+        let out: Vec<f64> = (0..n * d)
+            .map(|k| {
+                let m = (-0.5 * vp_integrated_beta(ts[k / d])).exp();
+                let v = m * m * LIK_S * LIK_S + 1.0 - m * m;
+                -(xs[k] - m * LIK_MU[k % d]) / v
+            })
+            .collect();
+        from_f64(&out, [n, d], &x.device(), x.dtype())
+    };
+    let vp = VpSde::default();
+    let dsm = ContinuousDsm::with_time_range(
+        &vp,
+        Weighting::Likelihood {
+            importance_sampling,
+        },
+        LIK_T.0,
+        LIK_T.1,
+    )
+    .unwrap();
+    let mut noise = HostNoise::new(if importance_sampling { 61 } else { 62 });
+    let mu = from_f64(&LIK_MU, [1, d], &device, DType::F32);
+    let batches: Vec<f64> = (0..40)
+        .map(|_| {
+            let x0 =
+                noise.normal_like(&Tensor::<2>::zeros([4096, d], &device)) * LIK_S + mu.clone();
+            f64::from(
+                dsm.loss(&exact, x0, &mut noise)
+                    .unwrap()
+                    .into_scalar::<f32>(),
+            )
+        })
+        .collect();
+    mean_se(&batches)
+}
+
+/// Uniform t: the estimator (t_max - t_min) g^2 / std^2 1/2 |std s + z|^2 averages to the
+/// closed form of `likelihood_weighted_exact_loss` (about 8.2 here).
+///
+/// Mutations checked: dropping the factor (t_max - t_min), or the ratio g^2 / std^2, in
+/// `ContinuousDsm::loss` fails this.
+#[test]
+fn likelihood_weighted_dsm_with_uniform_time_matches_the_log_snr_closed_form() {
+    let expected = likelihood_weighted_exact_loss();
+    let (mean, se) = likelihood_weighted_loss_at_the_exact_score(false);
+    eprintln!("likelihood weighting, uniform t: {mean} +- {se} vs {expected}");
+    assert!(
+        (mean - expected).abs() < 4.0 * se,
+        "{mean} +- {se} vs {expected}"
+    );
+}
+
+/// Importance-sampled t (density g^2 / std^2 / Z): the estimator Z/2 |std s + z|^2 has the
+/// same expectation as the uniform one, the closed form of `likelihood_weighted_exact_loss`,
+/// and a smaller standard error (the weight's 1/t blow-up at small t is sampled, not
+/// multiplied).
+///
+/// Mutations checked: dropping the normaliser Z, or sampling only half the log-SNR range
+/// (`u * (-self.normalizer())` -> `u * (-0.5 * self.normalizer())` in `SnrImportance::sample`),
+/// fails this.
+#[test]
+fn likelihood_weighted_dsm_with_importance_sampling_matches_the_log_snr_closed_form() {
+    let expected = likelihood_weighted_exact_loss();
+    let (mean, se) = likelihood_weighted_loss_at_the_exact_score(true);
+    let (_, se_uniform) = likelihood_weighted_loss_at_the_exact_score(false);
+    eprintln!(
+        "likelihood weighting, importance-sampled t: {mean} +- {se} (uniform SE {se_uniform}) \
+         vs {expected}"
+    );
+    assert!(
+        (mean - expected).abs() < 4.0 * se,
+        "{mean} +- {se} vs {expected}"
+    );
+    assert!(se < se_uniform, "SE {se} vs uniform {se_uniform}");
 }
