@@ -66,3 +66,20 @@ fn the_backend_comparison_fails_on_nan_and_infinity() {
     );
     assert!((common::max_relative_error(&[1.0, 2.2, 3.0], &want, 1.0) - 0.1).abs() < 1e-12);
 }
+
+#[test]
+fn device_names_give_their_own_backends() {
+    // The comparison above is only as good as the devices it gets: `by_name("ndarray")` must be
+    // ndarray, not flex under another name.
+    // Mutation checked: returning `Device::flex()` for "ndarray" in device.rs makes this fail.
+    let debug = |d: &Device| format!("{d:?}");
+    #[allow(deprecated)]
+    let ndarray = Device::ndarray();
+    assert_ne!(debug(&ndarray), debug(&Device::flex()));
+    let named = sgm::device::by_name("ndarray").expect("ndarray is compiled into the tests");
+    assert_eq!(debug(&named), debug(&ndarray));
+    assert_eq!(
+        debug(&sgm::device::by_name("flex").unwrap()),
+        debug(&Device::flex())
+    );
+}
