@@ -393,3 +393,35 @@ fn corrector_only_sampling_reaches_the_target_from_a_wrong_start() {
         "variance {var} vs v (1 + snr^2) = {want} (se {se})"
     );
 }
+
+#[test]
+fn final_step_mean_returns_the_noise_free_mean_of_the_last_predictor_step() {
+    // One reverse-diffusion step under VP from t = 1 to 0.99 with the N(0, I) score s = -x:
+    // b = beta(1) dt = 20 x 0.01 = 0.2, the reverse kernel's drift is f - b s with
+    // f = (sqrt(1 - b) - 1) x, so the noise-free mean is x (2 - sqrt(1 - b) - b) and the sample
+    // adds sqrt(b) z on top. `FinalStep::Mean` must return the former, `Sample` the latter.
+    // Mutation checked: `FinalStep::Mean => mean` -> `FinalStep::Mean => x` (pc.rs) makes this
+    // fail (it survived every other PC test: the last step's noise is below their bounds).
+    let vp = VpSde::default();
+    let score = |x: Tensor<2>, _t: Tensor<1>| -x;
+    let predictor = ReverseDiffusion::new(&vp, &score);
+    let x0 = sgm_core::tensor::from_f64(&[1.0, -2.0, 0.5, 3.0], [2, 2], &device(), DType::F64);
+    let run = |final_step| {
+        let grid = TimeGrid::uniform(1.0, 0.99, 2).unwrap();
+        let sampler = PcSampler::new(&predictor, &NoneCorrector, grid, final_step).unwrap();
+        let out = sampler
+            .sample(x0.clone(), &mut HostNoise::new(7), &mut NoObserver)
+            .unwrap();
+        assert_eq!(out.nfe, 1);
+        to_f64(out.x)
+    };
+    let b: f64 = 0.2;
+    let factor = 2.0 - (1.0 - b).sqrt() - b;
+    let mean = run(FinalStep::Mean);
+    let sample = run(FinalStep::Sample);
+    for ((m, s), x) in mean.iter().zip(&sample).zip(to_f64(x0.clone())) {
+        approx::assert_relative_eq!(*m, factor * x, max_relative = 1e-12);
+        // The sample carries sqrt(b) z with z ~ N(0, 1): it is not the mean.
+        assert!((s - m).abs() > 1e-6, "sample {s} equals the mean {m}");
+    }
+}
