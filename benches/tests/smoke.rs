@@ -136,7 +136,7 @@ fn field(line: &Value, name: &str) -> f64 {
 // - w4h (one Rademacher probe v, fixed per sample): v^T J v = tr J + v1 v2 (J12 + J21) in 2-D,
 //   and the trajectory does not depend on v, so each sample's error is +-C_i with a fair sign;
 //   the mean error is a Rademacher sum with SD rms_err / sqrt(n): within 4 of those of zero.
-// Mutations checked (sgm-mutate on benches/src/lib.rs): the corrector's snr 0.16 -> 0.5 fails
+// Mutations checked (scripts/mutate on benches/src/lib.rs): the corrector's snr 0.16 -> 0.5 fails
 // the w1 nll bound (3.72); no training (`optim.step(1e-3` -> `optim.step(0.0`) fails the w3
 // bound below the zero score (2.003).
 #[test]
