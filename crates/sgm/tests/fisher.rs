@@ -228,6 +228,27 @@ fn mean_se(values: &[f64]) -> (f64, f64) {
     (mean, (var / n).sqrt())
 }
 
+/// loss(model) - loss(exact) on 50 batches of 2,048 Gaussian points, each pair evaluated on the
+/// same draws (a cloned noise source), and the mean and standard error of the 50 differences.
+fn excess_on_common_draws(
+    model: &dyn ScoreModel,
+    exact: &dyn ScoreModel,
+    seed: u64,
+    loss: impl Fn(&dyn ScoreModel, Tensor<2>, &mut HostNoise) -> Tensor<1>,
+) -> (f64, f64) {
+    let device = Device::flex();
+    let mut noise = HostNoise::new(seed);
+    let differences: Vec<f64> = (0..50)
+        .map(|_| {
+            let x = gaussian_data(2048, &device, &mut noise);
+            let with_model = loss(model, x.clone(), &mut noise.clone());
+            let with_exact = loss(exact, x, &mut noise);
+            f64::from((with_model - with_exact).into_scalar::<f32>())
+        })
+        .collect();
+    mean_se(&differences)
+}
+
 /// Single-level DSM: DSM(model) - DSM(exact) on the same x and z, per batch, averages to
 /// 1/2 [tr(D C D^T) + |A mu + b|^2] with C = Sigma + sigma^2 I. The SE is the sample standard
 /// deviation of the 50 independent batch differences / sqrt(50); common draws remove the
@@ -244,16 +265,9 @@ fn dsm_excess_over_the_exact_score_is_half_the_fisher_divergence_on_common_draws
     let model = LinearScore::new(&MODEL_A, &MODEL_B, &device);
     let exact = exact_gaussian_score(|_| (1.0, sigma));
     let dsm = DenoisingScoreMatching::new(sigma, 0.0).unwrap();
-    let mut noise = HostNoise::new(71);
-    let differences: Vec<f64> = (0..50)
-        .map(|_| {
-            let x = gaussian_data(2048, &device, &mut noise);
-            let with_model = dsm.loss(&model, x.clone(), &mut noise.clone()).unwrap();
-            let with_exact = dsm.loss(&exact, x, &mut noise).unwrap();
-            f64::from((with_model - with_exact).into_scalar::<f32>())
-        })
-        .collect();
-    let (mean, se) = mean_se(&differences);
+    let (mean, se) = excess_on_common_draws(&model, &exact, 71, |m, x, noise| {
+        dsm.loss(m, x, noise).unwrap()
+    });
     eprintln!("DSM excess: {mean} +- {se} vs 1/2 E|s - s*|^2 = {expected}");
     assert!(
         (mean - expected).abs() < 4.0 * se,
@@ -275,16 +289,9 @@ fn continuous_dsm_excess_over_the_exact_score_is_d_over_2_times_the_fisher_diver
     let exact = exact_gaussian_score(vp_marginal);
     let vp = VpSde::default();
     let dsm = ContinuousDsm::with_time_range(&vp, Weighting::StdSquared, T_MIN, 1.0).unwrap();
-    let mut noise = HostNoise::new(72);
-    let differences: Vec<f64> = (0..50)
-        .map(|_| {
-            let x = gaussian_data(2048, &device, &mut noise);
-            let with_model = dsm.loss(&model, x.clone(), &mut noise.clone()).unwrap();
-            let with_exact = dsm.loss(&exact, x, &mut noise).unwrap();
-            f64::from((with_model - with_exact).into_scalar::<f32>())
-        })
-        .collect();
-    let (mean, se) = mean_se(&differences);
+    let (mean, se) = excess_on_common_draws(&model, &exact, 72, |m, x, noise| {
+        dsm.loss(m, x, noise).unwrap()
+    });
     eprintln!("continuous DSM excess: {mean} +- {se} vs d/2 F = {expected}");
     assert!(
         (mean - expected).abs() < 4.0 * se,
