@@ -224,21 +224,7 @@ fn noisy_dequantisation_is_tight_for_uniform_levels() {
                 (-(zi - a * x).powi(2) / (2.0 * s * s)).exp()
                     / (s * (2.0 * std::f64::consts::PI).sqrt())
             };
-            let simpson: f64 = (0..=n)
-                .map(|j| {
-                    let c = if j == 0 || j == n {
-                        1.0
-                    } else if j % 2 == 1 {
-                        4.0
-                    } else {
-                        2.0
-                    };
-                    c * f(-1.0 + j as f64 * h)
-                })
-                .sum::<f64>()
-                * h
-                / 3.0;
-            simpson / deq.bin_width()
+            simpson(f, -1.0, h, n) / deq.bin_width()
         };
         let log_p: Vec<f64> = to_f64(z.clone())
             .chunks(2)
@@ -393,6 +379,11 @@ fn normal_mass(mean: f64, s: f64, lo: f64, hi: f64) -> f64 {
     let pdf = |x: f64| {
         (-(x - mean).powi(2) / (2.0 * s * s)).exp() / (s * (2.0 * std::f64::consts::PI).sqrt())
     };
+    simpson(pdf, a, h, n)
+}
+
+/// Composite Simpson's rule for f over n (even) panels of width h starting at a.
+fn simpson(f: impl Fn(f64) -> f64, a: f64, h: f64, n: usize) -> f64 {
     (0..=n)
         .map(|j| {
             let c = if j == 0 || j == n {
@@ -402,7 +393,7 @@ fn normal_mass(mean: f64, s: f64, lo: f64, hi: f64) -> f64 {
             } else {
                 2.0
             };
-            c * pdf(a + j as f64 * h)
+            c * f(a + j as f64 * h)
         })
         .sum::<f64>()
         * h
