@@ -59,17 +59,19 @@ pub fn w1(device: &Device, scale: Scale) -> Value {
     let vp = VpSde::default();
     let ring = GaussianMixture::ring8();
     let exact = ring.perturbed(&vp);
-    let predictor = ReverseDiffusion::new(&vp, &exact);
-    let corrector = LangevinCorrector::new(&vp, &exact, 0.16, 1).expect("valid snr");
+    let predictor = ReverseDiffusion::new(vp);
+    let corrector = LangevinCorrector::new(0.16, 1)
+        .expect("valid snr")
+        .with_alpha(vp);
     let particles = 16_384;
     let run = |steps: usize| {
         let grid = TimeGrid::uniform(1.0, 1e-3, steps + 1).expect("valid grid");
         let sampler =
-            PcSampler::new(&predictor, &corrector, grid, FinalStep::Mean).expect("decreasing grid");
+            PcSampler::new(predictor, corrector, grid, FinalStep::Mean).expect("decreasing grid");
         let mut noise = DeviceNoise;
         let x_t = vp.prior_sample([particles, 2], device, DType::F32, &mut noise);
         sampler
-            .sample(x_t, &mut noise, &mut NoObserver)
+            .sample(&exact, x_t, &mut noise, &mut NoObserver)
             .expect("finite samples")
             .x
     };
@@ -94,16 +96,16 @@ pub fn w2(device: &Device, scale: Scale) -> Value {
     device.seed(2);
     let net = mlp(256, device);
     let model = Parameterized::with_sde(&net, &vp, Parameterization::StdNormalized);
-    let predictor = EulerMaruyama::new(&vp, &model);
+    let predictor = EulerMaruyama::new(vp);
     let particles = 8192;
     let run = |steps: usize| {
         let grid = TimeGrid::uniform(1.0, 1e-3, steps + 1).expect("valid grid");
-        let sampler = PcSampler::new(&predictor, &NoneCorrector, grid, FinalStep::Mean)
+        let sampler = PcSampler::new(predictor, NoneCorrector, grid, FinalStep::Mean)
             .expect("decreasing grid");
         let mut noise = DeviceNoise;
         let x_t = vp.prior_sample([particles, 2], device, DType::F32, &mut noise);
         sampler
-            .sample(x_t, &mut noise, &mut NoObserver)
+            .sample(&model, x_t, &mut noise, &mut NoObserver)
             .expect("finite samples")
             .x
     };
@@ -173,7 +175,7 @@ pub fn w4(device: &Device, hutchinson: bool) -> Value {
     } else {
         Divergence::Exact
     };
-    let likelihood = ProbabilityFlowLikelihood::new(&vp, &exact, divergence, 1e-5)
+    let likelihood = ProbabilityFlowLikelihood::new(vp, divergence, 1e-5)
         .expect("valid eps")
         .with_tolerances(1e-5, 1e-5)
         .expect("valid tolerances");
@@ -181,7 +183,7 @@ pub fn w4(device: &Device, hutchinson: bool) -> Value {
     let x = ring.sample(1024, device, DType::F32, &mut host);
     let run = |x: Tensor<2>| {
         likelihood
-            .log_prob(x, &mut DeviceNoise)
+            .log_prob(&exact, x, &mut DeviceNoise)
             .expect("solver converges")
     };
     run(x.clone().slice(0..64));

@@ -26,7 +26,7 @@ use sgm::core::DeviceNoise;
 use sgm::core::divergence::Projection;
 use sgm::core::tensor::{from_f64, to_f64};
 use sgm::prelude::*;
-use sgm::samplers::{StepControl, Tableau};
+use sgm::samplers::{PiController, Tableau};
 
 use crate::CommonArgs;
 use crate::plot::image_grid;
@@ -205,8 +205,8 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
             .int();
         let x0 = dequantization.dequantize(train.clone().select(0, index), &mut noise);
         let model =
-            BinnedDenoiser::new(net, &vp, Digits::LEVELS, -1.0, 1.0).map_err(|e| e.to_string())?;
-        dsm.loss(&model, x0, &mut noise).map_err(|e| e.to_string())
+            BinnedDenoiser::new(net, &vp, Digits::LEVELS, -1.0, 1.0).map_err(sgm::Error::from)?;
+        dsm.loss(&model, x0, &mut noise).map_err(sgm::Error::from)
     })?;
     let train_seconds = clock.elapsed().as_secs_f64();
     eprintln!(
@@ -223,33 +223,32 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
     };
     // One dequantisation draw of `levels`: bits/dim per image, and the mean over images of the
     // Hutchinson variance of log p (it bounds the bias of the importance-weighted bound).
-    let mut draw = |levels: &[u8],
-                    uniform: bool,
-                    label: &str|
-     -> Result<(Tensor<1>, f64), Box<dyn Error>> {
-        let k = as_tensor(levels, &device);
-        let mut progress = Progress::new(label);
-        let (bpd, out) = if uniform {
-            let likelihood = ProbabilityFlowLikelihood::new(&vp, &model, hutchinson, EPS)?;
-            let x = dequantization.dequantize(k, &mut noise);
-            let out = likelihood.log_prob_observed(x, &mut noise, &mut progress)?;
-            (
-                dequantization.bits_per_dim(out.log_prob.clone(), Digits::PIXELS),
-                out,
-            )
-        } else {
-            let likelihood =
-                ProbabilityFlowLikelihood::new(&vp, &model, hutchinson, args.dequantization_time)?;
-            let z = noisy.dequantize(k, &mut noise);
-            let out = likelihood.log_prob_observed(z.clone(), &mut noise, &mut progress)?;
-            (noisy.bits_per_dim(out.log_prob.clone(), z), out)
+    let mut draw =
+        |levels: &[u8], uniform: bool, label: &str| -> Result<(Tensor<1>, f64), Box<dyn Error>> {
+            let k = as_tensor(levels, &device);
+            let mut progress = Progress::new(label);
+            let (bpd, out) = if uniform {
+                let likelihood = ProbabilityFlowLikelihood::new(vp, hutchinson, EPS)?;
+                let x = dequantization.dequantize(k, &mut noise);
+                let out = likelihood.log_prob_observed(&model, x, &mut noise, &mut progress)?;
+                (
+                    dequantization.bits_per_dim(out.log_prob.clone(), Digits::PIXELS),
+                    out,
+                )
+            } else {
+                let likelihood =
+                    ProbabilityFlowLikelihood::new(vp, hutchinson, args.dequantization_time)?;
+                let z = noisy.dequantize(k, &mut noise);
+                let out =
+                    likelihood.log_prob_observed(&model, z.clone(), &mut noise, &mut progress)?;
+                (noisy.bits_per_dim(out.log_prob.clone(), z), out)
+            };
+            let variance = out
+                .std_error
+                .map_or(0.0, |se| mean_and_std_error(&to_f64(se.square())).0);
+            nfe = nfe.max(out.nfe);
+            Ok((bpd, variance))
         };
-        let variance = out
-            .std_error
-            .map_or(0.0, |se| mean_and_std_error(&to_f64(se.square())).0);
-        nfe = nfe.max(out.nfe);
-        Ok((bpd, variance))
-    };
     let mut test_draws = Vec::with_capacity(args.draws);
     let mut hutchinson_variance = 0.0f64;
     for m in 0..args.draws {
@@ -298,7 +297,7 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
     // Samples by the probability-flow ODE from the prior, next to test images.
     let x_t = vp.prior_sample([24, Digits::PIXELS], &device, DType::F32, &mut DeviceNoise);
     let flow = ProbabilityFlowOde::new(&vp, &model);
-    let control = StepControl::adaptive(1e-4, 1e-4)?;
+    let control = PiController::new(1e-4, 1e-4)?;
     let samples = sgm::samplers::solve_ode(
         &flow,
         &Tableau::dormand_prince(),

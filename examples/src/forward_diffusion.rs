@@ -136,8 +136,10 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
                 break;
             }
             let z = noise.normal_like(&x);
-            let drift = sde.drift(x.clone(), time_like(t, &x));
-            x = x + drift * dt + z * (sde.diffusion_at(t) * dt.sqrt());
+            let tt = time_like(t, &x);
+            let g = sgm::core::tensor::column(sde.diffusion(tt.clone()));
+            let drift = sde.drift(x.clone(), tt);
+            x = x + drift * dt + z * g * dt.sqrt();
             bar.inc(1);
         }
         bar.finish_and_clear();

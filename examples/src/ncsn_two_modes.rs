@@ -70,24 +70,28 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
     };
     let x0 = noise.sample(uniform, [args.particles, 2], &device, DType::F32);
 
-    let score = |x: Tensor<2>, _t: Tensor<1>| two.score(x);
-    let langevin = LangevinDynamics::new(STEP_SIZE, LANGEVIN_STEPS)?.sample(
-        &score,
-        x0.clone(),
-        0.0,
-        &mut noise,
-        &mut Progress::new("Langevin"),
-    )?;
+    let score = sgm::core::score_fn(|x: Tensor<2>, _t| two.score(x));
+    let langevin = LangevinDynamics::new(STEP_SIZE, LANGEVIN_STEPS)?
+        .sample(
+            &score,
+            x0.clone(),
+            0.0,
+            &mut noise,
+            &mut Progress::new("Langevin"),
+        )?
+        .x;
 
     let levels = GeometricSigmas::new(LEVELS.0, LEVELS.1, LEVELS.2)?;
     let smld = SmldMarginals::from_levels(&levels)?;
     let exact = two.perturbed(&smld);
-    let annealed = AnnealedLangevin::new(levels, args.steps_per_level, STEP_SIZE)?.sample(
-        &exact,
-        x0.clone(),
-        &mut noise,
-        &mut Progress::new("annealed Langevin"),
-    )?;
+    let annealed = AnnealedLangevin::new(levels, args.steps_per_level, STEP_SIZE)?
+        .sample(
+            &exact,
+            x0.clone(),
+            &mut noise,
+            &mut Progress::new("annealed Langevin"),
+        )?
+        .x;
 
     let exact_samples = two.sample(args.particles, &device, DType::F32, &mut noise);
     let langevin_shares = two.component_shares(langevin.clone());

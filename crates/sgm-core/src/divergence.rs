@@ -10,7 +10,9 @@
 //! - sliced score matching's v^T J v over random projections (Song et al., UAI 2019).
 //!
 //! [`jvp_quadratic_forms`] computes all of them with one batched JVP call: the `K` directions of
-//! every sample are stacked into a `[K batch, dim]` batch. Directions come from
+//! every sample are stacked into a `[batch K, dim]` batch (sample-major: row `i K + k` is sample `i`
+//! with direction `k`). One layout holds throughout: directions are `[batch, K, dim]`, per-probe
+//! results `[batch, K]`. Directions come from
 //! [`unit_directions`] or [`Projection::sample`].
 
 use burn::prelude::*;
@@ -31,7 +33,7 @@ pub enum Projection {
 }
 
 impl Projection {
-    /// Draws `k` directions per sample of `like` (`[batch, dim]`): returns `[k, batch, dim]`.
+    /// Draws `k` directions per sample of `like` (`[batch, dim]`): returns `[batch, k, dim]`.
     ///
     /// # Errors
     /// [`CoreError::ZeroCount`] if `k == 0`.
@@ -47,7 +49,7 @@ impl Projection {
             });
         }
         let [batch, dim] = like.dims();
-        let template = Tensor::<3>::empty([k, batch, dim], (&like.device(), like.dtype()));
+        let template = Tensor::<3>::empty([batch, k, dim], (&like.device(), like.dtype()));
         Ok(match self {
             Projection::Gaussian => noise.normal_like(&template),
             Projection::Rademacher => noise.rademacher_like(&template),
@@ -61,11 +63,11 @@ impl Projection {
 }
 
 /// The `dim` unit vectors for every sample of `like` (`[batch, dim]`): returns
-/// `[dim, batch, dim]` with `out[i, b, :] = e_i`.
+/// `[batch, dim, dim]` with `out[b, i, :] = e_i`.
 pub fn unit_directions(like: &Tensor<2>) -> Tensor<3> {
     let [batch, dim] = like.dims();
     let eye = Tensor::<2>::eye(dim, &like.device()).cast(like.dtype());
-    eye.unsqueeze_dim::<3>(1).expand([dim, batch, dim])
+    eye.unsqueeze_dim::<3>(0).expand([batch, dim, dim])
 }
 
 /// What [`jvp_quadratic_forms`] returns.
@@ -94,49 +96,63 @@ impl QuadraticForms {
 
 /// Computes F(x) and the quadratic forms v^T J v over `directions` with one call of `jvp`.
 ///
-/// `jvp(x_rep, v)` must return (F(x_rep), J F(x_rep) v) for a `[K batch, dim]` batch whose
-/// block `k` (rows `k batch .. (k + 1) batch`) repeats `x` with the directions
-/// `directions[k]`, or the error that stopped it. A score model's `checked_score_jvp` with its
-/// time tensor repeated `K` times is such a closure.
+/// `jvp(x_rep, t_rep, v)` must return (F(x_rep, t_rep), J F(x_rep, t_rep) v) for a
+/// `[batch K, dim]` batch whose row `i K + k` is sample `i` of `x` (at its time `t[i]`) with the
+/// direction `directions[i, k]`, or the error that stopped it. A score model's
+/// `checked_score_jvp` is such a closure.
 ///
 /// # Shapes
-/// - `x`: `[batch, dim]`; `directions`: `[K, batch, dim]`.
+/// - `x`: `[batch, dim]`; `t`: `[batch]`; `directions`: `[batch, K, dim]`.
 ///
 /// # Errors
-/// [`CoreError::ShapeMismatch`] if `directions` is not `[K, batch, dim]` for `x` of
-/// `[batch, dim]`, or if `jvp` returns tensors of another shape than its input; the error of
-/// `jvp` itself.
-pub fn jvp_quadratic_forms<F>(jvp: F, x: Tensor<2>, directions: Tensor<3>) -> Result<QuadraticForms>
+/// [`CoreError::ShapeMismatch`] if `directions` is not `[batch, K, dim]` for `x` of
+/// `[batch, dim]`, if `t` is not `[batch]`, or if `jvp` returns tensors of another shape than
+/// its input; the error of `jvp` itself.
+pub fn jvp_quadratic_forms<F>(
+    jvp: F,
+    x: Tensor<2>,
+    t: Tensor<1>,
+    directions: Tensor<3>,
+) -> Result<QuadraticForms>
 where
-    F: FnOnce(Tensor<2>, Tensor<2>) -> Result<(Tensor<2>, Tensor<2>)>,
+    F: FnOnce(Tensor<2>, Tensor<1>, Tensor<2>) -> Result<(Tensor<2>, Tensor<2>)>,
 {
-    let [k, batch, dim] = directions.dims();
+    let [batch, k, dim] = directions.dims();
     if x.dims() != [batch, dim] {
         return Err(CoreError::ShapeMismatch {
             what: "JVP directions",
-            expected: vec![k, x.dims()[0], x.dims()[1]],
-            found: vec![k, batch, dim],
+            expected: vec![x.dims()[0], k, x.dims()[1]],
+            found: vec![batch, k, dim],
         });
     }
+    crate::tensor::check_times("JVP times", &x, &t)?;
     let x_rep = x
-        .unsqueeze_dim::<3>(0)
-        .expand([k, batch, dim])
-        .reshape([k * batch, dim]);
-    let v = directions.reshape([k * batch, dim]);
-    let (f_rep, jv) = jvp(x_rep, v.clone())?;
+        .unsqueeze_dim::<3>(1)
+        .expand([batch, k, dim])
+        .reshape([batch * k, dim]);
+    let t_rep = t
+        .unsqueeze_dim::<2>(1)
+        .expand([batch, k])
+        .reshape([batch * k]);
+    let v = directions.reshape([batch * k, dim]);
+    let (f_rep, jv) = jvp(x_rep, t_rep, v.clone())?;
     // The closure's outputs must have its input's shape (a score model's contract).
     for out in [&f_rep, &jv] {
-        if out.dims() != [k * batch, dim] {
+        if out.dims() != [batch * k, dim] {
             return Err(CoreError::ShapeMismatch {
                 what: "score model output",
-                expected: vec![k * batch, dim],
+                expected: vec![batch * k, dim],
                 found: out.dims().to_vec(),
             });
         }
     }
-    let per_row = |a: Tensor<2>| a.sum_dim(1).reshape([k, batch]).transpose();
+    let per_row = |a: Tensor<2>| a.sum_dim(1).reshape([batch, k]);
     Ok(QuadraticForms {
-        value: f_rep.clone().slice(0..batch),
+        value: f_rep
+            .clone()
+            .reshape([batch, k, dim])
+            .narrow(1, 0, 1)
+            .reshape([batch, dim]),
         forms: per_row(jv * v.clone()),
         projections: per_row(f_rep * v),
     })
@@ -150,8 +166,10 @@ mod tests {
     use burn::tensor::DType;
 
     /// F(x) = A x for a fixed A: J = A, so v^T J v and tr J are known in closed form.
-    fn linear_jvp(a: Tensor<2>) -> impl Fn(Tensor<2>, Tensor<2>) -> Result<(Tensor<2>, Tensor<2>)> {
-        move |x, v| {
+    fn linear_jvp(
+        a: Tensor<2>,
+    ) -> impl Fn(Tensor<2>, Tensor<1>, Tensor<2>) -> Result<(Tensor<2>, Tensor<2>)> {
+        move |x, _t, v| {
             Ok((
                 x.matmul(a.clone().transpose()),
                 v.matmul(a.clone().transpose()),
@@ -174,7 +192,8 @@ mod tests {
             &device,
             DType::F32,
         );
-        let q = jvp_quadratic_forms(linear_jvp(a), x.clone(), unit_directions(&x)).unwrap();
+        let t = crate::tensor::time_like(0.0, &x);
+        let q = jvp_quadratic_forms(linear_jvp(a), x.clone(), t, unit_directions(&x)).unwrap();
         assert_eq!(to_f64(q.trace()), vec![3.25, 3.25]);
         assert_eq!(q.forms.dims(), [2, 3]);
         // The first block of values is F(x) itself: row 0 = A (0.1, 0.2, 0.3).

@@ -24,6 +24,16 @@ pub enum CoreError {
         /// What the value must satisfy.
         requirement: &'static str,
     },
+    /// A count that needs at least `min` (samples for a standard error, levels) has fewer.
+    #[error("{name} needs at least {min}, got {count}")]
+    TooFew {
+        /// What is being counted.
+        name: &'static str,
+        /// The count passed.
+        count: usize,
+        /// The minimum.
+        min: usize,
+    },
     /// A count (of probes, steps, samples) that must be positive is zero.
     #[error("{name} must be at least 1, got 0")]
     ZeroCount {

@@ -7,24 +7,34 @@
 //! - [`NoiseSource`]: where samplers and losses draw their randomness ([`DeviceNoise`] for
 //!   speed, [`HostNoise`] for reproducibility across devices and threads).
 //! - [`divergence`]: exact and Hutchinson-Skilling divergence estimators built on JVPs.
-//! - [`tensor`]: small helpers on burn tensors (per-sample times, `expm1`, finiteness checks).
+//! - [`Loss`]: the training objective every loss implements and the trainer accepts.
+//! - [`tensor`]: small helpers on burn tensors (per-sample times, `expm1`, f64 tensors, shape
+//!   checks); [`validate`]: parameter checks shared by every crate.
+//! - [`host`]: the one counted way the library reads the device back; [`NonFiniteWatch`]:
+//!   non-finite detection that reads once at the end of a loop, not once per step.
 //!
 //! Shapes follow one convention everywhere: samples are `Tensor<2>` shaped `[batch, dim]`, and
 //! per-sample times are `Tensor<1>` shaped `[batch]`.
 
 mod error;
 mod field;
+mod finite;
+mod loss;
 mod noise;
 mod score;
 
 pub mod divergence;
+pub mod host;
 pub mod special;
 pub mod tensor;
+pub mod validate;
 
 pub use error::{CoreError, Result};
 pub use field::VectorField;
+pub use finite::NonFiniteWatch;
+pub use loss::Loss;
 pub use noise::{DeviceNoise, HostNoise, Noise, NoiseSource, NoiseSourceExt};
-pub use score::{CountingScoreModel, ScoreModel, finite_difference_jvp};
+pub use score::{CountingScoreModel, ScoreFn, ScoreModel, finite_difference_jvp, score_fn};
 
 /// Re-export of the burn version this crate is built against.
 pub use burn;

@@ -10,15 +10,15 @@ use crate::tensor::{check_same_shape, check_times};
 /// perturbed to time t.
 ///
 /// Everything in `sgm` that needs a score takes a `ScoreModel`: samplers, losses, likelihood.
-/// Closures `Fn(Tensor<2>, Tensor<1>) -> Tensor<2>` implement it, so an analytic score is one
-/// line:
+/// A closure `Fn(Tensor<2>, Tensor<1>) -> Tensor<2>` becomes one through [`score_fn`], so an
+/// analytic score is one line:
 ///
 /// ```
 /// use burn::prelude::*;
-/// use sgm_core::ScoreModel;
+/// use sgm_core::{ScoreModel, score_fn};
 ///
 /// // Score of N(0, I) at every t: s(x, t) = -x.
-/// let standard_normal = |x: Tensor<2>, _t: Tensor<1>| -x;
+/// let standard_normal = score_fn(|x: Tensor<2>, _t| -x);
 /// let device = Device::flex();
 /// let x = Tensor::<2>::from_data([[1.0, -2.0]], &device);
 /// let t = Tensor::<1>::from_data([0.5], &device);
@@ -26,8 +26,10 @@ use crate::tensor::{check_same_shape, check_times};
 /// assert_eq!(s, vec![-1.0, 2.0]);
 /// ```
 ///
-/// Consumers (samplers, SDE wrappers) borrow models as `&M` with `M: ScoreModel + ?Sized`, so
-/// a model is never moved into a sampler and `&dyn ScoreModel` works too.
+/// Algorithms take the model at the call as `&M` with `M: ScoreModel + ?Sized`, so one
+/// configured sampler runs any model (`&dyn ScoreModel` too). `&T`, `Box<T>` and `Arc<T>` of a
+/// score model are score models, so a wrapper that owns its model (the probability-flow ODE, a
+/// parameterised network) can be given a reference or a shared pointer instead.
 ///
 /// # Shapes
 /// - `x`: `[batch, dim]`; `t`: `[batch]` (one time per sample); returns `[batch, dim]`.
@@ -85,14 +87,52 @@ pub trait ScoreModel {
     }
 }
 
-impl<F> ScoreModel for F
+/// A closure `Fn(x, t) -> s` as a [`ScoreModel`] (with the finite-difference JVP); see
+/// [`score_fn`]. A newtype rather than a blanket impl on closures, so that `&T`, `Box<T>` and
+/// `Arc<T>` of any score model are score models too (the two blanket impls would overlap).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScoreFn<F>(pub F);
+
+/// Wraps a closure `|x: Tensor<2>, t: Tensor<1>| -> Tensor<2>` as a [`ScoreModel`].
+///
+/// ```
+/// use burn::prelude::*;
+/// use sgm_core::{ScoreModel, score_fn};
+/// let model = score_fn(|x: Tensor<2>, _t| x * 2.0);
+/// let x = Tensor::<2>::ones([1, 2], &Device::flex());
+/// let s: Vec<f32> = model.score(x.clone(), sgm_core::tensor::time_like(0.0, &x)).into_data().to_vec().unwrap();
+/// assert_eq!(s, vec![2.0, 2.0]);
+/// ```
+pub fn score_fn<F>(f: F) -> ScoreFn<F>
+where
+    F: Fn(Tensor<2>, Tensor<1>) -> Tensor<2>,
+{
+    ScoreFn(f)
+}
+
+impl<F> ScoreModel for ScoreFn<F>
 where
     F: Fn(Tensor<2>, Tensor<1>) -> Tensor<2>,
 {
     fn score(&self, x: Tensor<2>, t: Tensor<1>) -> Tensor<2> {
-        self(x, t)
+        (self.0)(x, t)
     }
 }
+
+macro_rules! forward_score_model {
+    ($($ptr:ty),*) => {$(
+        impl<T: ScoreModel + ?Sized> ScoreModel for $ptr {
+            fn score(&self, x: Tensor<2>, t: Tensor<1>) -> Tensor<2> {
+                (**self).score(x, t)
+            }
+            fn score_jvp(&self, x: Tensor<2>, t: Tensor<1>, v: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+                (**self).score_jvp(x, t, v)
+            }
+        }
+    )*};
+}
+
+forward_score_model!(&T, Box<T>, std::sync::Arc<T>);
 
 /// Central finite-difference Jacobian-vector product of a score model.
 ///
@@ -153,9 +193,9 @@ pub fn finite_difference_jvp<M: ScoreModel + ?Sized>(
 ///
 /// ```
 /// use burn::prelude::*;
-/// use sgm_core::{CountingScoreModel, ScoreModel};
+/// use sgm_core::{CountingScoreModel, ScoreModel, score_fn};
 ///
-/// let model = CountingScoreModel::new(|x: Tensor<2>, _t: Tensor<1>| -x);
+/// let model = CountingScoreModel::new(score_fn(|x: Tensor<2>, _t| -x));
 /// let device = Device::flex();
 /// let x = Tensor::<2>::zeros([4, 2], &device);
 /// let t = Tensor::<1>::zeros([4], &device);

@@ -49,18 +49,38 @@ pub fn from_f64<const D: usize>(
     Tensor::from_data(TensorData::new(values.to_vec(), shape), (device, dtype))
 }
 
-/// The values of `x` (row-major) as `f64`, read back to the host.
+/// A tensor of `shape` holding `values` (row-major) in f64 on `device`.
+///
+/// burn creates f32 tensors unless a dtype is passed; solver-order and other precision tests
+/// run in f64 from this helper, and everything `sgm` derives from such a tensor (times, noise,
+/// coefficients) follows its dtype.
+///
+/// ```
+/// use burn::prelude::*;
+/// use burn::tensor::DType;
+/// let x = sgm_core::tensor::f64_tensor(&[0.1, 0.2], [1, 2], &Device::flex());
+/// assert_eq!(x.dtype(), DType::F64);
+/// ```
+pub fn f64_tensor<const D: usize>(values: &[f64], shape: [usize; D], device: &Device) -> Tensor<D> {
+    from_f64(values, shape, device, DType::F64)
+}
+
+/// The values of `x` (row-major) as `f64`, read back to the host (one counted
+/// [`host::read`](crate::host::read)).
 pub fn to_f64<const D: usize>(x: Tensor<D>) -> Vec<f64> {
-    x.into_data()
+    crate::host::read(x)
         .convert::<f64>()
         .try_to_vec::<f64>()
         .expect("a converted tensor reads back as f64")
 }
 
-/// Whether every element of `x` is finite (neither NaN nor infinite). Synchronises with the
-/// device.
+/// Whether every element of `x` is finite (neither NaN nor infinite). One counted host read;
+/// inside a loop use [`NonFiniteWatch`](crate::NonFiniteWatch) instead.
 pub fn all_finite<const D: usize>(x: &Tensor<D>) -> bool {
-    x.clone().is_finite().all().into_scalar::<bool>()
+    crate::host::read(x.clone().is_finite().all())
+        .convert::<bool>()
+        .try_to_vec::<bool>()
+        .expect("a boolean flag reads back as bool")[0]
 }
 
 /// exp(x) - 1, accurate for small |x| where `exp(x) - 1` cancels.
@@ -138,19 +158,6 @@ pub fn check_times(what: &'static str, x: &Tensor<2>, t: &Tensor<1>) -> Result<(
     }
 }
 
-/// Checks that a scalar parameter is finite and strictly positive.
-pub fn check_positive(name: &'static str, value: f64) -> Result<()> {
-    if value.is_finite() && value > 0.0 {
-        Ok(())
-    } else {
-        Err(CoreError::InvalidParameter {
-            name,
-            value,
-            requirement: "finite and > 0",
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,7 +204,7 @@ mod tests {
         );
         let t = Tensor::<1>::zeros([5], &device);
         assert!(check_times("t", &x, &t).is_err());
-        assert!(check_positive("sigma", 0.0).is_err());
-        assert!(check_positive("sigma", f64::NAN).is_err());
+        assert!(crate::validate::positive("sigma", 0.0).is_err());
+        assert!(crate::validate::positive("sigma", f64::NAN).is_err());
     }
 }

@@ -59,15 +59,12 @@ pub trait ExactDensity {
 
     /// The distribution perturbed by `marginals`, as a [`ScoreModel`] with exact JVP and a
     /// log-density at any time.
-    fn perturbed<'a, K>(&'a self, marginals: &'a K) -> Perturbed<'a, Self, K>
+    fn perturbed<K>(&self, marginals: K) -> Perturbed<&Self, K>
     where
         Self: Sized,
-        K: GaussianMarginals + ?Sized,
+        K: GaussianMarginals,
     {
-        Perturbed {
-            density: self,
-            marginals,
-        }
+        Perturbed::new(self, marginals)
     }
 }
 
@@ -80,21 +77,26 @@ fn unperturbed(x: &Tensor<2>) -> (Tensor<1>, Tensor<1>) {
 /// An [`ExactDensity`] perturbed by Gaussian kernels: the exact score
 /// grad_x log p_t(x) as a [`ScoreModel`], with an exact JVP (Hessian-vector product, not finite
 /// differences) and the exact log-density [`Perturbed::log_prob`].
-#[derive(Debug)]
-pub struct Perturbed<'a, D: ?Sized, K: ?Sized> {
-    density: &'a D,
-    marginals: &'a K,
+#[derive(Debug, Clone, Copy)]
+pub struct Perturbed<D, K> {
+    density: D,
+    marginals: K,
 }
 
-impl<D: ?Sized, K: ?Sized> Clone for Perturbed<'_, D, K> {
-    fn clone(&self) -> Self {
-        *self
+impl<D: ExactDensity, K: GaussianMarginals> Perturbed<D, K> {
+    /// The exact score of `density` perturbed by `marginals`, owning both (pass references to
+    /// borrow them, `Arc`s to share them).
+    ///
+    /// ```
+    /// use sgm_data::{ExactDensity, GaussianMixture, Perturbed};
+    /// use sgm_sde::VpSde;
+    /// let oracle = Perturbed::new(GaussianMixture::ring8(), VpSde::default());
+    /// assert_eq!(oracle.density().dim(), 2);
+    /// ```
+    pub fn new(density: D, marginals: K) -> Self {
+        Self { density, marginals }
     }
-}
 
-impl<D: ?Sized, K: ?Sized> Copy for Perturbed<'_, D, K> {}
-
-impl<D: ExactDensity + ?Sized, K: GaussianMarginals + ?Sized> Perturbed<'_, D, K> {
     /// log p_t(x) per sample, `[batch]`, with per-sample times `t` (`[batch]`).
     pub fn log_prob(&self, x: Tensor<2>, t: Tensor<1>) -> Tensor<1> {
         let (log_m, std) = self.kernel(t);
@@ -103,7 +105,7 @@ impl<D: ExactDensity + ?Sized, K: GaussianMarginals + ?Sized> Perturbed<'_, D, K
 
     /// The unperturbed distribution.
     pub fn density(&self) -> &D {
-        self.density
+        &self.density
     }
 
     fn kernel(&self, t: Tensor<1>) -> (Tensor<1>, Tensor<1>) {
@@ -114,7 +116,7 @@ impl<D: ExactDensity + ?Sized, K: GaussianMarginals + ?Sized> Perturbed<'_, D, K
     }
 }
 
-impl<D: ExactDensity + ?Sized, K: GaussianMarginals + ?Sized> ScoreModel for Perturbed<'_, D, K> {
+impl<D: ExactDensity, K: GaussianMarginals> ScoreModel for Perturbed<D, K> {
     fn score(&self, x: Tensor<2>, t: Tensor<1>) -> Tensor<2> {
         let (log_m, std) = self.kernel(t);
         self.density.score_perturbed(x, log_m, std)
@@ -123,5 +125,35 @@ impl<D: ExactDensity + ?Sized, K: GaussianMarginals + ?Sized> ScoreModel for Per
     fn score_jvp(&self, x: Tensor<2>, t: Tensor<1>, v: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         let (log_m, std) = self.kernel(t);
         self.density.score_jvp_perturbed(x, log_m, std, v)
+    }
+}
+
+impl<T: ExactDensity + ?Sized> ExactDensity for &T {
+    fn dim(&self) -> usize {
+        (**self).dim()
+    }
+    fn sample(
+        &self,
+        n: usize,
+        device: &Device,
+        dtype: DType,
+        noise: &mut dyn NoiseSource,
+    ) -> Tensor<2> {
+        (**self).sample(n, device, dtype, noise)
+    }
+    fn log_prob_perturbed(&self, x: Tensor<2>, log_m: Tensor<1>, std: Tensor<1>) -> Tensor<1> {
+        (**self).log_prob_perturbed(x, log_m, std)
+    }
+    fn score_jvp_perturbed(
+        &self,
+        x: Tensor<2>,
+        log_m: Tensor<1>,
+        std: Tensor<1>,
+        v: Tensor<2>,
+    ) -> (Tensor<2>, Tensor<2>) {
+        (**self).score_jvp_perturbed(x, log_m, std, v)
+    }
+    fn score_perturbed(&self, x: Tensor<2>, log_m: Tensor<1>, std: Tensor<1>) -> Tensor<2> {
+        (**self).score_perturbed(x, log_m, std)
     }
 }

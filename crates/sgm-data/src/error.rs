@@ -4,16 +4,9 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Error)]
 #[non_exhaustive]
 pub enum DataError {
-    /// A parameter is out of range.
-    #[error("invalid {name} = {value}: must be {requirement}")]
-    InvalidParameter {
-        /// Parameter name.
-        name: &'static str,
-        /// The offending value.
-        value: f64,
-        /// What it must satisfy.
-        requirement: &'static str,
-    },
+    /// A bad parameter or shape, detected by `sgm-core`'s checks.
+    #[error(transparent)]
+    Core(#[from] sgm_core::CoreError),
     /// Dimensions of the parameters disagree.
     #[error("dimension mismatch in {what}: expected {expected}, found {found}")]
     DimensionMismatch {

@@ -42,16 +42,16 @@ impl Gaussian {
     /// # Errors
     /// [`DataError::DimensionMismatch`] if `cov` is not d x d;
     /// [`DataError::NotPositiveDefinite`] if it is not symmetric (to 1e-10 relative) or has an
-    /// eigenvalue <= 1e-12 times the largest; [`DataError::InvalidParameter`] for non-finite
+    /// eigenvalue <= 1e-12 times the largest; [`DataError::Core`] (`CoreError::InvalidParameter`) for non-finite
     /// entries or an empty mean.
     pub fn new(mean: Vec<f64>, cov: Vec<f64>) -> Result<Self> {
         let d = mean.len();
         if d == 0 {
-            return Err(DataError::InvalidParameter {
-                name: "dimension",
-                value: 0.0,
-                requirement: "at least 1",
-            });
+            return Err(DataError::from(sgm_core::validate::invalid(
+                "dimension",
+                0.0,
+                "at least 1",
+            )));
         }
         if cov.len() != d * d {
             return Err(DataError::DimensionMismatch {
@@ -61,11 +61,11 @@ impl Gaussian {
             });
         }
         if let Some(&bad) = mean.iter().chain(cov.iter()).find(|v| !v.is_finite()) {
-            return Err(DataError::InvalidParameter {
-                name: "mean or covariance entry",
-                value: bad,
-                requirement: "finite",
-            });
+            return Err(DataError::from(sgm_core::validate::invalid(
+                "mean or covariance entry",
+                bad,
+                "finite",
+            )));
         }
         let scale = cov.iter().fold(0.0f64, |a, &b| a.max(b.abs()));
         let matrix = DMatrix::from_row_slice(d, d, &cov);
@@ -103,14 +103,14 @@ impl Gaussian {
     /// N(`mean`, std^2 I).
     ///
     /// # Errors
-    /// [`DataError::InvalidParameter`] unless std is finite and > 0.
+    /// [`DataError::Core`] (`CoreError::InvalidParameter`) unless std is finite and > 0.
     pub fn isotropic(mean: Vec<f64>, std: f64) -> Result<Self> {
         if !(std.is_finite() && std > 0.0) {
-            return Err(DataError::InvalidParameter {
-                name: "std",
-                value: std,
-                requirement: "finite and > 0",
-            });
+            return Err(DataError::from(sgm_core::validate::invalid(
+                "std",
+                std,
+                "finite and > 0",
+            )));
         }
         let d = mean.len();
         let cov = (0..d * d)

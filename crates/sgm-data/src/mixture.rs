@@ -40,16 +40,16 @@ impl GaussianMixture {
     ///
     /// # Errors
     /// [`DataError::DimensionMismatch`] for lists of different lengths or means of different
-    /// dimensions; [`DataError::InvalidParameter`] for a weight or std that is not finite and
+    /// dimensions; [`DataError::Core`] (`CoreError::InvalidParameter`) for a weight or std that is not finite and
     /// > 0, a non-finite mean, or no components.
     pub fn new(weights: Vec<f64>, means: Vec<Vec<f64>>, stds: Vec<f64>) -> Result<Self> {
         let k = weights.len();
         if k == 0 {
-            return Err(DataError::InvalidParameter {
-                name: "components",
-                value: 0.0,
-                requirement: "at least 1",
-            });
+            return Err(DataError::from(sgm_core::validate::invalid(
+                "components",
+                0.0,
+                "at least 1",
+            )));
         }
         for (what, found) in [("means", means.len()), ("stds", stds.len())] {
             if found != k {
@@ -70,19 +70,17 @@ impl GaussianMixture {
         }
         for (name, values) in [("weight", &weights), ("std", &stds)] {
             if let Some(&value) = values.iter().find(|&&v| !(v.is_finite() && v > 0.0)) {
-                return Err(DataError::InvalidParameter {
+                return Err(DataError::from(sgm_core::validate::invalid(
                     name,
                     value,
-                    requirement: "finite and > 0",
-                });
+                    "finite and > 0",
+                )));
             }
         }
         if let Some(&value) = means.iter().flatten().find(|v| !v.is_finite()) {
-            return Err(DataError::InvalidParameter {
-                name: "mean",
-                value,
-                requirement: "finite",
-            });
+            return Err(DataError::from(sgm_core::validate::invalid(
+                "mean", value, "finite",
+            )));
         }
         let total: f64 = weights.iter().sum();
         Ok(Self {
@@ -151,8 +149,7 @@ impl GaussianMixture {
             .square()
             .sum_dim(2)
             .squeeze_dim::<2>(2);
-        dist.argmin(1)
-            .into_data()
+        sgm_core::host::read(dist.argmin(1))
             .convert::<i64>()
             .try_to_vec::<i64>()
             .expect("indices read back")

@@ -3,7 +3,7 @@
 use burn::prelude::*;
 use burn::tensor::DType;
 use sgm_core::tensor::{from_f64, time_like, to_f64};
-use sgm_core::{HostNoise, ScoreModel, finite_difference_jvp};
+use sgm_core::{CoreError, HostNoise, ScoreModel, finite_difference_jvp, score_fn};
 use sgm_data::{DataError, ExactDensity, Gaussian, GaussianMixture};
 use sgm_sde::{GaussianMarginals, SubVpSde, VeSde, VpSde};
 
@@ -155,7 +155,7 @@ fn check_score_and_jvp<M: ScoreModel>(
     }
     let v = from_f64(&[0.3, -1.1].repeat(n), [n, 2], &device(), DType::F64);
     let (_, exact) = model.score_jvp(x.clone(), tt.clone(), v.clone());
-    let (_, fd) = finite_difference_jvp(&|x, t| model.score(x, t), x, tt, v);
+    let (_, fd) = finite_difference_jvp(&score_fn(|x, t| model.score(x, t)), x, tt, v);
     for (e, f) in to_f64(exact).iter().zip(to_f64(fd).iter()) {
         // f64 central differences with h ~ 6e-6: relative error ~1e-9.
         assert!(
@@ -260,11 +260,11 @@ fn bad_parameters_are_typed_errors() {
     assert!(Gaussian::isotropic(vec![0.0], 0.0).is_err());
     assert_eq!(
         GaussianMixture::new(vec![1.0, -1.0], vec![vec![0.0], vec![1.0]], vec![1.0, 1.0]),
-        Err(DataError::InvalidParameter {
+        Err(DataError::Core(CoreError::InvalidParameter {
             name: "weight",
             value: -1.0,
             requirement: "finite and > 0"
-        })
+        }))
     );
     assert!(GaussianMixture::new(vec![1.0], vec![vec![0.0, 1.0]], vec![1.0, 2.0]).is_err());
     assert!(

@@ -4,7 +4,8 @@ use sgm_core::{NoiseSource, ScoreModel};
 use sgm_sde::{LinearSde, SnrImportance};
 
 use crate::Result;
-use crate::error::{at_least, check_eps, ensure_finite};
+use crate::error::{check_eps, ensure_finite};
+use sgm_core::validate::at_least;
 
 /// A Monte Carlo lower bound with its standard error.
 #[derive(Debug, Clone)]
@@ -35,64 +36,63 @@ pub struct Bound {
 ///
 /// ```
 /// use burn::prelude::*;
-/// use sgm_core::HostNoise;
+/// use sgm_core::{HostNoise, score_fn};
 /// use sgm_likelihood::ContinuousElbo;
 /// use sgm_sde::VpSde;
 ///
 /// // N(0, I) data has score -x at every t under VP: the bound is tight, log N(x; 0, I).
 /// let vp = VpSde::default();
-/// let score = |x: Tensor<2>, _t: Tensor<1>| -x;
-/// let elbo = ContinuousElbo::new(&vp, &score, 1e-5, 4096)?;
+/// let score = score_fn(|x: Tensor<2>, _t| -x);
+/// let elbo = ContinuousElbo::new(vp, 1e-5, 4096)?;
 /// let x = Tensor::<2>::from_data([[0.3, -0.4]], &Device::flex());
-/// let bound = elbo.evaluate(x, &mut HostNoise::new(0))?;
+/// let bound = elbo.evaluate(&score, x, &mut HostNoise::new(0))?;
 /// let (b, se): (f32, f32) = (bound.value.into_scalar(), bound.std_error.into_scalar());
 /// let exact = -(2.0 * std::f32::consts::PI).ln() - 0.125;
 /// assert!((b - exact).abs() < 4.0 * se + 1e-4);
 /// # Ok::<(), sgm_likelihood::LikelihoodError>(())
 /// ```
-#[derive(Debug)]
-pub struct ContinuousElbo<'a, S: ?Sized, M: ?Sized> {
-    sde: &'a S,
-    model: &'a M,
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ContinuousElbo<S> {
+    sde: S,
     eps: f64,
     samples: usize,
 }
 
-impl<'a, S: LinearSde + ?Sized, M: ScoreModel + ?Sized> ContinuousElbo<'a, S, M> {
-    /// The bound under `sde` with scores from `model`, integrating from `eps` to T with
+impl<S: LinearSde> ContinuousElbo<S> {
+    /// The bound under `sde`, integrating from `eps` to T with
     /// `samples` draws per data point.
     ///
     /// # Errors
     /// [`LikelihoodError::InvalidEps`](crate::LikelihoodError::InvalidEps) unless 0 < eps < T;
-    /// [`LikelihoodError::InvalidParameter`](crate::LikelihoodError::InvalidParameter) for
+    /// [`LikelihoodError::Core`](crate::LikelihoodError::Core) (`CoreError::InvalidParameter`) for
     /// fewer than 2 samples.
-    pub fn new(sde: &'a S, model: &'a M, eps: f64, samples: usize) -> Result<Self> {
+    pub fn new(sde: S, eps: f64, samples: usize) -> Result<Self> {
         check_eps(eps, sde.t_end())?;
         at_least("samples", samples, 2)?;
-        Ok(Self {
-            sde,
-            model,
-            eps,
-            samples,
-        })
+        Ok(Self { sde, eps, samples })
     }
 
-    /// The bound for every row of `x` (`[batch, dim]`).
+    /// The bound of `model` for every row of `x` (`[batch, dim]`).
     ///
     /// # Errors
     /// [`LikelihoodError::Core`](crate::LikelihoodError::Core) if the model's output does not
     /// match `x`; [`LikelihoodError::NonFinite`](crate::LikelihoodError::NonFinite) if the bound
     /// is NaN or infinite (a non-finite model).
-    pub fn evaluate(&self, x: Tensor<2>, noise: &mut dyn NoiseSource) -> Result<Bound> {
+    pub fn evaluate<M: ScoreModel + ?Sized>(
+        &self,
+        model: &M,
+        x: Tensor<2>,
+        noise: &mut dyn NoiseSource,
+    ) -> Result<Bound> {
         let [batch, dim] = x.dims();
         let r = self.samples;
         let t_end = self.sde.t_end();
-        let importance = SnrImportance::new(self.sde, self.eps, t_end)?;
+        let importance = SnrImportance::new(&self.sde, self.eps, t_end)?;
         let z_norm = importance.normalizer();
         let x_rep = Tensor::cat(vec![x; r], 0);
         let t = importance.sample(r * batch, &x_rep, noise);
         let (xt, z) = self.sde.sample_marginal(x_rep.clone(), t.clone(), noise);
-        let score = self.model.checked_score(xt.clone(), t.clone())?;
+        let score = model.checked_score(xt.clone(), t.clone())?;
         let std = self.sde.std(t.clone());
         let matching = (score * column(std.clone()) + z.clone())
             .square()

@@ -4,8 +4,9 @@ use sgm_core::{NoiseSource, NoiseSourceExt, ScoreModel};
 use sgm_samplers::DdpmVariance;
 use sgm_schedules::DiscreteBetas;
 
-use crate::error::{at_least, ensure_finite};
+use crate::error::ensure_finite;
 use crate::{LikelihoodError, Result};
+use sgm_core::validate::at_least;
 
 /// The decoder p(x_0 | x_1) of the DDPM bound's last term L_0.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -80,7 +81,7 @@ impl DdpmElbo {
     /// The bound of the chain with `betas`, with `samples` Monte Carlo draws per step.
     ///
     /// # Errors
-    /// [`LikelihoodError::InvalidParameter`] for fewer than 2 samples (the standard error needs
+    /// [`LikelihoodError::Core`] (`CoreError::InvalidParameter`) for fewer than 2 samples (the standard error needs
     /// two) or a discretised decoder with fewer than 2 levels or an empty range.
     pub fn new(
         betas: DiscreteBetas,
@@ -92,11 +93,11 @@ impl DdpmElbo {
         if let Decoder::Discretized { levels, low, high } = decoder {
             at_least("levels", levels, 2)?;
             if !(low.is_finite() && high.is_finite() && low < high) {
-                return Err(LikelihoodError::InvalidParameter {
-                    name: "high",
-                    value: high,
-                    requirement: "finite and above low",
-                });
+                return Err(LikelihoodError::from(sgm_core::validate::invalid(
+                    "high",
+                    high,
+                    "finite and above low",
+                )));
             }
         }
         Ok(Self {

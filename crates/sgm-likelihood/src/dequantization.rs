@@ -41,22 +41,22 @@ impl Dequantization {
     /// K = `levels` levels mapped onto [low, high).
     ///
     /// # Errors
-    /// [`LikelihoodError::InvalidParameter`] for fewer than 2 levels or an empty or non-finite
+    /// [`LikelihoodError::Core`] (`CoreError::InvalidParameter`) for fewer than 2 levels or an empty or non-finite
     /// box.
     pub fn new(levels: usize, low: f64, high: f64) -> Result<Self> {
         if levels < 2 {
-            return Err(LikelihoodError::InvalidParameter {
-                name: "levels",
-                value: levels as f64,
-                requirement: "at least 2",
-            });
+            return Err(LikelihoodError::from(sgm_core::validate::invalid(
+                "levels",
+                levels as f64,
+                "at least 2",
+            )));
         }
         if !(low.is_finite() && high.is_finite() && low < high) {
-            return Err(LikelihoodError::InvalidParameter {
-                name: "high",
-                value: high,
-                requirement: "finite and above low",
-            });
+            return Err(LikelihoodError::from(sgm_core::validate::invalid(
+                "high",
+                high,
+                "finite and above low",
+            )));
         }
         Ok(Self { levels, low, high })
     }
@@ -116,7 +116,7 @@ impl Dequantization {
 /// which biases the bound down by at most var(log p) / (2 d ln 2) bits/dim (Gaussian errors).
 ///
 /// # Errors
-/// [`LikelihoodError::InvalidParameter`] for no draws, a zero `dim`, or draws of different
+/// [`LikelihoodError::Core`] (`CoreError::InvalidParameter`) for no draws, a zero `dim`, or draws of different
 /// lengths.
 ///
 /// ```
@@ -131,28 +131,28 @@ impl Dequantization {
 /// ```
 pub fn importance_weighted_bits_per_dim(draws: &[Tensor<1>], dim: usize) -> Result<Tensor<1>> {
     let Some(first) = draws.first() else {
-        return Err(LikelihoodError::InvalidParameter {
-            name: "draws",
-            value: 0.0,
-            requirement: "at least 1",
-        });
+        return Err(LikelihoodError::from(sgm_core::validate::invalid(
+            "draws",
+            0.0,
+            "at least 1",
+        )));
     };
     if dim == 0 {
-        return Err(LikelihoodError::InvalidParameter {
-            name: "dim",
-            value: 0.0,
-            requirement: "at least 1",
-        });
+        return Err(LikelihoodError::from(sgm_core::validate::invalid(
+            "dim",
+            0.0,
+            "at least 1",
+        )));
     }
     let [batch] = first.dims();
     let (device, dtype) = (first.device(), first.dtype());
     let bits: Vec<Vec<f64>> = draws.iter().map(|b| to_f64(b.clone())).collect();
     if let Some(other) = bits.iter().find(|b| b.len() != batch) {
-        return Err(LikelihoodError::InvalidParameter {
-            name: "draws",
-            value: other.len() as f64,
-            requirement: "of equal lengths",
-        });
+        return Err(LikelihoodError::from(sgm_core::validate::invalid(
+            "draws",
+            other.len() as f64,
+            "of equal lengths",
+        )));
     }
     let nats_per_bit = dim as f64 * std::f64::consts::LN_2;
     let m = draws.len() as f64;

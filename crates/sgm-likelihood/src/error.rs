@@ -6,16 +6,6 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Error)]
 #[non_exhaustive]
 pub enum LikelihoodError {
-    /// A parameter is out of range.
-    #[error("invalid {name} = {value}: must be {requirement}")]
-    InvalidParameter {
-        /// Parameter name.
-        name: &'static str,
-        /// The offending value.
-        value: f64,
-        /// What it must satisfy.
-        requirement: &'static str,
-    },
     /// The truncation time is outside (0, T).
     #[error("eps = {eps} must lie in (0, T) with T = {t_end}")]
     InvalidEps {
@@ -50,19 +40,6 @@ pub(crate) fn check_eps(eps: f64, t_end: f64) -> Result<f64> {
         Ok(eps)
     } else {
         Err(LikelihoodError::InvalidEps { eps, t_end })
-    }
-}
-
-/// Checks that a count is at least `min`.
-pub(crate) fn at_least(name: &'static str, value: usize, min: usize) -> Result<usize> {
-    if value >= min {
-        Ok(value)
-    } else {
-        Err(LikelihoodError::InvalidParameter {
-            name,
-            value: value as f64,
-            requirement: if min == 1 { "at least 1" } else { "at least 2" },
-        })
     }
 }
 

@@ -1,11 +1,13 @@
 use burn::prelude::*;
 use sgm_core::divergence::{Projection, jvp_quadratic_forms, unit_directions};
+use sgm_core::tensor::time_like;
 use sgm_core::{CoreError, NoiseSource, ScoreModel, VectorField};
-use sgm_samplers::{NoObserver, Observer, SamplerError, StepControl, Tableau, solve_ode};
+use sgm_samplers::{NoObserver, Observer, PiController, SamplerError, Tableau, solve_ode};
 use sgm_sde::{ProbabilityFlowOde, Sde};
 
-use crate::error::{at_least, check_eps};
+use crate::error::check_eps;
 use crate::{LikelihoodError, Result};
+use sgm_core::validate::at_least;
 
 /// How the divergence of the probability-flow drift is computed along the solve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,21 +48,21 @@ pub struct LogLikelihood {
 }
 
 /// The augmented ODE d/dt [x, l_1..l_K] = [f~(x, t), v_k^T J f~ v_k] (or [f~, tr J f~]).
-struct Augmented<'a, S: ?Sized, M: ?Sized> {
-    flow: ProbabilityFlowOde<'a, S, M>,
+struct Augmented<S, M> {
+    flow: ProbabilityFlowOde<S, M>,
     directions: Tensor<3>,
     exact: bool,
     dim: usize,
 }
 
-impl<S: Sde + ?Sized, M: ScoreModel + ?Sized> VectorField for Augmented<'_, S, M> {
+impl<S: Sde, M: ScoreModel> VectorField for Augmented<S, M> {
     fn eval(&self, y: Tensor<2>, t: f64) -> Result<Tensor<2>, CoreError> {
         let x = y.narrow(1, 0, self.dim);
-        let k = self.directions.dims()[0];
-        let t_rep = Tensor::full([k * x.dims()[0]], t, (&x.device(), x.dtype()));
+        let tt = time_like(t, &x);
         let q = jvp_quadratic_forms(
-            |xr, v| self.flow.drift_jvp(xr, t_rep, v),
+            |xr, tr, v| self.flow.drift_jvp(xr, tr, v),
             x,
+            tt,
             self.directions.clone(),
         )?;
         let divergence = if self.exact {
@@ -87,45 +89,45 @@ impl<S: Sde + ?Sized, M: ScoreModel + ?Sized> VectorField for Augmented<'_, S, M
 ///
 /// ```
 /// use burn::prelude::*;
-/// use sgm_core::HostNoise;
+/// use sgm_core::{HostNoise, score_fn};
 /// use sgm_likelihood::{Divergence, ProbabilityFlowLikelihood};
 /// use sgm_sde::VpSde;
 ///
 /// // N(0, I) data: the score is -x at every t, and log p(x) = -log(2 pi) - |x|^2 / 2 in 2-D.
 /// let vp = VpSde::default();
-/// let score = |x: Tensor<2>, _t: Tensor<1>| -x;
-/// let likelihood = ProbabilityFlowLikelihood::new(&vp, &score, Divergence::Exact, 1e-5)?;
+/// let score = score_fn(|x: Tensor<2>, _t| -x);
+/// let likelihood = ProbabilityFlowLikelihood::new(vp, Divergence::Exact, 1e-5)?;
 /// let x = Tensor::<2>::from_data([[0.5, -1.0]], &Device::flex());
-/// let out = likelihood.log_prob(x, &mut HostNoise::new(0))?;
+/// let out = likelihood.log_prob(&score, x, &mut HostNoise::new(0))?;
 /// let lp: f32 = out.log_prob.into_scalar();
 /// let want = -(2.0 * std::f32::consts::PI).ln() - 0.625;
 /// assert!((lp - want).abs() < 1e-3);
 /// # Ok::<(), sgm_likelihood::LikelihoodError>(())
 /// ```
-#[derive(Debug)]
-pub struct ProbabilityFlowLikelihood<'a, S: ?Sized, M: ?Sized> {
-    flow: ProbabilityFlowOde<'a, S, M>,
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProbabilityFlowLikelihood<S> {
+    sde: S,
     divergence: Divergence,
     eps: f64,
-    control: StepControl,
+    control: PiController,
 }
 
-impl<'a, S: Sde + ?Sized, M: ScoreModel + ?Sized> ProbabilityFlowLikelihood<'a, S, M> {
-    /// Likelihoods under `sde` with scores from `model`, integrating from `eps` to T.
+impl<S: Sde> ProbabilityFlowLikelihood<S> {
+    /// Likelihoods under `sde`, integrating from `eps` to T; the model comes with each call.
     ///
     /// # Errors
-    /// [`LikelihoodError::InvalidEps`] unless 0 < eps < T; [`LikelihoodError::InvalidParameter`]
-    /// for zero Hutchinson probes.
-    pub fn new(sde: &'a S, model: &'a M, divergence: Divergence, eps: f64) -> Result<Self> {
+    /// [`LikelihoodError::InvalidEps`] unless 0 < eps < T; [`LikelihoodError::Core`]
+    /// (`CoreError::InvalidParameter`) for zero Hutchinson probes.
+    pub fn new(sde: S, divergence: Divergence, eps: f64) -> Result<Self> {
         check_eps(eps, sde.t_end())?;
         if let Divergence::Hutchinson { probes, .. } = divergence {
             at_least("probes", probes, 1)?;
         }
         Ok(Self {
-            flow: ProbabilityFlowOde::new(sde, model),
+            sde,
             divergence,
             eps,
-            control: StepControl::adaptive(1e-5, 1e-5)?,
+            control: PiController::new(1e-5, 1e-5)?,
         })
     }
 
@@ -134,8 +136,13 @@ impl<'a, S: Sde + ?Sized, M: ScoreModel + ?Sized> ProbabilityFlowLikelihood<'a, 
     /// # Errors
     /// [`LikelihoodError::Solver`] unless both are finite and > 0.
     pub fn with_tolerances(mut self, rtol: f64, atol: f64) -> Result<Self> {
-        self.control = StepControl::adaptive(rtol, atol)?;
+        self.control = PiController::new(rtol, atol)?;
         Ok(self)
+    }
+
+    /// The forward SDE.
+    pub fn sde(&self) -> &S {
+        &self.sde
     }
 
     /// log p(x) per sample of `x` (`[batch, dim]`), with a progress observer.
@@ -143,8 +150,9 @@ impl<'a, S: Sde + ?Sized, M: ScoreModel + ?Sized> ProbabilityFlowLikelihood<'a, 
     /// # Errors
     /// [`LikelihoodError::Core`] if the model's output does not match `x`; solver errors
     /// ([`LikelihoodError::Solver`]) if the solve diverges or cannot finish.
-    pub fn log_prob_observed(
+    pub fn log_prob_observed<M: ScoreModel + ?Sized>(
         &self,
+        model: &M,
         x: Tensor<2>,
         noise: &mut dyn NoiseSource,
         observer: &mut dyn Observer,
@@ -157,7 +165,7 @@ impl<'a, S: Sde + ?Sized, M: ScoreModel + ?Sized> ProbabilityFlowLikelihood<'a, 
             }
         };
         let field = Augmented {
-            flow: self.flow,
+            flow: ProbabilityFlowOde::new(&self.sde, model),
             directions,
             exact,
             dim,
@@ -169,7 +177,7 @@ impl<'a, S: Sde + ?Sized, M: ScoreModel + ?Sized> ProbabilityFlowLikelihood<'a, 
             ],
             1,
         );
-        let t_end = self.flow.sde().t_end();
+        let t_end = self.sde.t_end();
         let solved = solve_ode(
             &field,
             &Tableau::dormand_prince(),
@@ -187,7 +195,7 @@ impl<'a, S: Sde + ?Sized, M: ScoreModel + ?Sized> ProbabilityFlowLikelihood<'a, 
         let solution = solved?;
         let prior_point = solution.x.clone().narrow(1, 0, dim);
         let integrals = solution.x.narrow(1, dim, k);
-        let prior_log_prob = self.flow.sde().prior_log_prob(prior_point.clone());
+        let prior_log_prob = self.sde.prior_log_prob(prior_point.clone());
         let per_probe = integrals + prior_log_prob.clone().unsqueeze_dim(1);
         let log_prob = per_probe.clone().mean_dim(1).squeeze_dim(1);
         let std_error = (k >= 2).then(|| {
@@ -209,7 +217,12 @@ impl<'a, S: Sde + ?Sized, M: ScoreModel + ?Sized> ProbabilityFlowLikelihood<'a, 
     ///
     /// # Errors
     /// As [`ProbabilityFlowLikelihood::log_prob_observed`].
-    pub fn log_prob(&self, x: Tensor<2>, noise: &mut dyn NoiseSource) -> Result<LogLikelihood> {
-        self.log_prob_observed(x, noise, &mut NoObserver)
+    pub fn log_prob<M: ScoreModel + ?Sized>(
+        &self,
+        model: &M,
+        x: Tensor<2>,
+        noise: &mut dyn NoiseSource,
+    ) -> Result<LogLikelihood> {
+        self.log_prob_observed(model, x, noise, &mut NoObserver)
     }
 }

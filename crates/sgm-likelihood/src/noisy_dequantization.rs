@@ -5,7 +5,7 @@ use sgm_core::{NoiseSource, NoiseSourceExt};
 use sgm_sde::LinearSde;
 
 use crate::error::check_eps;
-use crate::{Dequantization, LikelihoodError, Result};
+use crate::{Dequantization, Result};
 
 /// Uniform dequantisation followed by the forward diffusion to a small time eps, with the
 /// Bayes decoder back to the levels: a variational bound on the bits of discrete data under a
@@ -60,16 +60,10 @@ impl NoisyDequantization {
     /// The bins of `uniform`, carried by z = `mean_coeff` x + `std` e.
     ///
     /// # Errors
-    /// [`LikelihoodError::InvalidParameter`] unless both coefficients are finite and positive.
+    /// [`LikelihoodError::Core`] (`CoreError::InvalidParameter`) unless both coefficients are finite and positive.
     pub fn new(uniform: Dequantization, mean_coeff: f64, std: f64) -> Result<Self> {
         for (name, value) in [("mean_coeff", mean_coeff), ("std", std)] {
-            if !(value.is_finite() && value > 0.0) {
-                return Err(LikelihoodError::InvalidParameter {
-                    name,
-                    value,
-                    requirement: "finite and positive",
-                });
-            }
+            sgm_core::validate::positive(name, value)?;
         }
         Ok(Self {
             uniform,

@@ -6,7 +6,7 @@ use burn::tensor::DType;
 use nalgebra::{DMatrix, DVector};
 use sgm_core::divergence::{Projection, jvp_quadratic_forms};
 use sgm_core::tensor::{from_f64, time_like, to_f64};
-use sgm_core::{CoreError, CountingScoreModel, HostNoise};
+use sgm_core::{CoreError, CountingScoreModel, HostNoise, score_fn};
 use sgm_data::{ExactDensity, Gaussian, GaussianMixture};
 use sgm_likelihood::{
     ContinuousElbo, DdpmElbo, Decoder, Dequantization, Divergence, LikelihoodError,
@@ -45,12 +45,12 @@ fn check_exact_divergence<D: ExactDensity>(name: &str, density: &D, seed: u64) {
     let x = density.sample(256, &device(), DType::F32, &mut HostNoise::new(seed));
     let exact = density.perturbed(&vp);
     let counted = CountingScoreModel::new(exact);
-    let likelihood = ProbabilityFlowLikelihood::new(&vp, &counted, Divergence::Exact, EPS)
+    let likelihood = ProbabilityFlowLikelihood::new(&vp, Divergence::Exact, EPS)
         .unwrap()
         .with_tolerances(1e-5, 1e-5)
         .unwrap();
     let out = likelihood
-        .log_prob(x.clone(), &mut HostNoise::new(seed + 1))
+        .log_prob(&counted, x.clone(), &mut HostNoise::new(seed + 1))
         .unwrap();
     assert_eq!(counted.evaluations(), out.nfe, "{name}: NFE");
     let x_t = out.prior_point.clone();
@@ -102,10 +102,10 @@ fn hutchinson_estimates_are_unbiased() {
     let ring = GaussianMixture::ring8_weighted();
     let exact = ring.perturbed(&vp);
     let x = ring.sample(8, &device(), DType::F32, &mut HostNoise::new(5));
-    let reference = ProbabilityFlowLikelihood::new(&vp, &exact, Divergence::Exact, EPS).unwrap();
+    let reference = ProbabilityFlowLikelihood::new(&vp, Divergence::Exact, EPS).unwrap();
     let want = to_f64(
         reference
-            .log_prob(x.clone(), &mut HostNoise::new(6))
+            .log_prob(&exact, x.clone(), &mut HostNoise::new(6))
             .unwrap()
             .log_prob,
     );
@@ -114,9 +114,9 @@ fn hutchinson_estimates_are_unbiased() {
             projection,
             probes: 200,
         };
-        let out = ProbabilityFlowLikelihood::new(&vp, &exact, hutchinson, EPS)
+        let out = ProbabilityFlowLikelihood::new(&vp, hutchinson, EPS)
             .unwrap()
-            .log_prob(x.clone(), &mut HostNoise::new(7))
+            .log_prob(&exact, x.clone(), &mut HostNoise::new(7))
             .unwrap();
         let got = to_f64(out.log_prob);
         let k = 200;
@@ -157,9 +157,9 @@ fn continuous_bound_is_tight_with_the_exact_score() {
     let exact = ring.perturbed(&vp);
     let x = ring.sample(16, &device(), DType::F32, &mut HostNoise::new(10));
     let want = to_f64(ring.log_prob(x.clone()));
-    let bound = ContinuousElbo::new(&vp, &exact, EPS, 20_000)
+    let bound = ContinuousElbo::new(&vp, EPS, 20_000)
         .unwrap()
-        .evaluate(x, &mut HostNoise::new(11))
+        .evaluate(&exact, x, &mut HostNoise::new(11))
         .unwrap();
     let (got, se) = (to_f64(bound.value), to_f64(bound.std_error));
     for i in 0..got.len() {
@@ -299,35 +299,37 @@ fn noisy_dequantisation_reduces_to_uniform_without_noise() {
 #[test]
 fn bad_input_gives_typed_errors() {
     let vp = VpSde::default();
-    let score = |x: Tensor<2>, _t: Tensor<1>| -x;
     assert!(matches!(
-        ProbabilityFlowLikelihood::new(&vp, &score, Divergence::Exact, 0.0),
+        ProbabilityFlowLikelihood::new(&vp, Divergence::Exact, 0.0),
         Err(LikelihoodError::InvalidEps {
             eps: 0.0,
             t_end: 1.0
         })
     ));
-    assert!(ProbabilityFlowLikelihood::new(&vp, &score, Divergence::Exact, 1.5).is_err());
-    let rtol = ProbabilityFlowLikelihood::new(&vp, &score, Divergence::Exact, EPS)
+    assert!(ProbabilityFlowLikelihood::new(&vp, Divergence::Exact, 1.5).is_err());
+    let rtol = ProbabilityFlowLikelihood::new(&vp, Divergence::Exact, EPS)
         .unwrap()
         .with_tolerances(0.0, 1e-5);
     assert!(matches!(
         rtol,
-        Err(LikelihoodError::Solver(SamplerError::InvalidParameter {
-            name: "rtol",
-            ..
-        }))
+        Err(LikelihoodError::Solver(SamplerError::Core(
+            CoreError::InvalidParameter { name: "rtol", .. }
+        )))
     ));
     let zero_probes = Divergence::Hutchinson {
         projection: Projection::Gaussian,
         probes: 0,
     };
-    assert!(ProbabilityFlowLikelihood::new(&vp, &score, zero_probes, EPS).is_err());
+    assert!(ProbabilityFlowLikelihood::new(&vp, zero_probes, EPS).is_err());
     // A model whose output has the wrong width.
-    let wrong = |x: Tensor<2>, _t: Tensor<1>| Tensor::cat(vec![x.clone(), x], 1);
-    let out = ProbabilityFlowLikelihood::new(&vp, &wrong, Divergence::Exact, EPS)
+    let wrong = score_fn(|x: Tensor<2>, _t: Tensor<1>| Tensor::cat(vec![x.clone(), x], 1));
+    let out = ProbabilityFlowLikelihood::new(&vp, Divergence::Exact, EPS)
         .unwrap()
-        .log_prob(Tensor::ones([3, 2], &device()), &mut HostNoise::new(0));
+        .log_prob(
+            &wrong,
+            Tensor::ones([3, 2], &device()),
+            &mut HostNoise::new(0),
+        );
     assert!(
         matches!(
             out,
@@ -335,8 +337,8 @@ fn bad_input_gives_typed_errors() {
         ),
         "{out:?}"
     );
-    assert!(ContinuousElbo::new(&vp, &score, EPS, 1).is_err());
-    assert!(ContinuousElbo::new(&vp, &score, -1.0, 10).is_err());
+    assert!(ContinuousElbo::new(&vp, EPS, 1).is_err());
+    assert!(ContinuousElbo::new(&vp, -1.0, 10).is_err());
     let b = DiscreteBetas::linear(1e-4, 0.02, 10).unwrap();
     assert!(DdpmElbo::new(b.clone(), DdpmVariance::Beta, Decoder::Gaussian, 1).is_err());
     assert!(
@@ -357,7 +359,10 @@ fn bad_input_gives_typed_errors() {
     let deq = Dequantization::new(17, -1.0, 1.0).unwrap();
     assert!(matches!(
         NoisyDequantization::new(deq, 1.0, 0.0),
-        Err(LikelihoodError::InvalidParameter { name: "std", .. })
+        Err(LikelihoodError::Core(CoreError::InvalidParameter {
+            name: "std",
+            ..
+        }))
     ));
     assert!(matches!(
         NoisyDequantization::at_time(deq, &vp, 1.0),
@@ -422,10 +427,10 @@ fn discretized_decoder_gives_the_gaussian_mass_of_each_bin() {
     let decoder = Decoder::Discretized { levels, low, high };
     let c = [0.1, -0.7, 0.9, -0.2];
     let a: Vec<f64> = c.iter().map(|c| c * (1.0 - beta1).sqrt()).collect();
-    let model = move |x: Tensor<2>, _t: Tensor<1>| {
+    let model = score_fn(move |x: Tensor<2>, _t: Tensor<1>| {
         let a = from_f64(&a, [1, 4], &x.device(), x.dtype());
         (a - x) / beta1
-    };
+    });
     #[rustfmt::skip]
     let x0 = [
         -1.0, 0.5, 1.0, 0.0,
@@ -529,11 +534,14 @@ fn sphere_probes_are_unbiased_with_the_closed_form_variance_on_a_linear_field() 
         DType::F64,
     );
     let at = from_f64(&a, [d, d], &device(), DType::F64).transpose();
-    let jvp = |x: Tensor<2>, v: Tensor<2>| Ok((x.matmul(at.clone()), v.matmul(at.clone())));
+    let jvp = |x: Tensor<2>, _t: Tensor<1>, v: Tensor<2>| {
+        Ok((x.matmul(at.clone()), v.matmul(at.clone())))
+    };
     let directions = Projection::Sphere
         .sample(k, &x, &mut HostNoise::new(31))
         .unwrap();
-    let forms = to_f64(jvp_quadratic_forms(jvp, x, directions).unwrap().forms);
+    let t = time_like(0.0, &x);
+    let forms = to_f64(jvp_quadratic_forms(jvp, x, t, directions).unwrap().forms);
     let n = forms.len() as f64;
     let mean = forms.iter().sum::<f64>() / n;
     let s2 = forms.iter().map(|f| (f - mean).powi(2)).sum::<f64>() / (n - 1.0);
@@ -589,11 +597,11 @@ fn hutchinson_with_sphere_probes_matches_the_closed_form_log_density_and_varianc
         projection: Projection::Sphere,
         probes: k,
     };
-    let out = ProbabilityFlowLikelihood::new(&vp, &exact, sphere, EPS)
+    let out = ProbabilityFlowLikelihood::new(&vp, sphere, EPS)
         .unwrap()
         .with_tolerances(1e-8, 1e-8)
         .unwrap()
-        .log_prob(x.clone(), &mut HostNoise::new(42))
+        .log_prob(&exact, x.clone(), &mut HostNoise::new(42))
         .unwrap();
     // m and std from the VP closed form: log m(t) = -(beta_min t / 2 + (beta_max - beta_min)
     // t^2 / 4) with beta from 0.1 to 20, std^2 = 1 - m^2.

@@ -1,6 +1,8 @@
 use burn::prelude::*;
 use sgm_core::tensor::time_like;
 use sgm_core::{NoiseSource, NoiseSourceExt};
+use std::sync::Arc;
+
 use sgm_sde::GaussianMarginals;
 
 use crate::Result;
@@ -14,8 +16,8 @@ use crate::error::time_range;
 ///   p_t, with t ~ U(t_min, t_max) per sample, each sample's objective weighted by
 ///   lambda(t) = std(t)^2 as in denoising score matching. The objectives need no conditional
 ///   score, so this trains a time-conditional network on all noise levels with ISM or SSM.
-#[derive(Clone, Copy)]
-pub enum NoiseConditioning<'a> {
+#[derive(Clone)]
+pub enum NoiseConditioning {
     /// The data as given, the model at time `t`, weight 1.
     Fixed {
         /// Model time.
@@ -24,7 +26,7 @@ pub enum NoiseConditioning<'a> {
     /// Perturbed data at uniform random times, weight std(t)^2.
     Perturbed {
         /// The transition kernels (an SDE, NCSN levels, a DDPM chain).
-        marginals: &'a dyn GaussianMarginals,
+        marginals: Arc<dyn GaussianMarginals + Send + Sync>,
         /// Smallest time.
         t_min: f64,
         /// Largest time.
@@ -32,7 +34,7 @@ pub enum NoiseConditioning<'a> {
     },
 }
 
-impl std::fmt::Debug for NoiseConditioning<'_> {
+impl std::fmt::Debug for NoiseConditioning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Fixed { t } => f.debug_struct("Fixed").field("t", t).finish(),
@@ -62,7 +64,7 @@ impl Conditioned {
     }
 }
 
-impl<'a> NoiseConditioning<'a> {
+impl NoiseConditioning {
     /// The data as given, the model at time `t`.
     pub fn fixed(t: f64) -> Self {
         Self::Fixed { t }
@@ -71,21 +73,24 @@ impl<'a> NoiseConditioning<'a> {
     /// Perturbed data with t ~ U(t_min, t_max).
     ///
     /// # Errors
-    /// [`LossError::InvalidParameter`](crate::LossError::InvalidParameter) unless
+    /// [`LossError::Core`](crate::LossError::Core) (`CoreError::InvalidParameter`) unless
     /// 0 <= t_min < t_max.
-    pub fn perturbed(marginals: &'a dyn GaussianMarginals, t_min: f64, t_max: f64) -> Result<Self> {
+    pub fn perturbed<K>(marginals: K, t_min: f64, t_max: f64) -> Result<Self>
+    where
+        K: GaussianMarginals + Send + Sync + 'static,
+    {
         time_range(t_min, t_max)?;
         Ok(Self::Perturbed {
-            marginals,
+            marginals: Arc::new(marginals),
             t_min,
             t_max,
         })
     }
 
     pub(crate) fn apply(&self, x: Tensor<2>, noise: &mut dyn NoiseSource) -> Conditioned {
-        match *self {
+        match self {
             Self::Fixed { t } => Conditioned {
-                t: time_like(t, &x),
+                t: time_like(*t, &x),
                 x,
                 weight: None,
             },
@@ -93,16 +98,26 @@ impl<'a> NoiseConditioning<'a> {
                 marginals,
                 t_min,
                 t_max,
-            } => {
-                let t = noise.uniform_like(x.dims()[0], t_min, t_max, &x);
-                let (xt, _) = marginals.sample_marginal(x, t.clone(), noise);
-                let weight = marginals.std(t.clone()).square();
-                Conditioned {
-                    x: xt,
-                    t,
-                    weight: Some(weight),
-                }
-            }
+            } => perturb_uniform(&**marginals, x, *t_min, *t_max, noise),
         }
+    }
+}
+
+/// x_t = m(t) x + std(t) z at t ~ U(t_min, t_max) per sample, weighted by std(t)^2: the
+/// perturbed conditioning, for any transition kernels.
+pub(crate) fn perturb_uniform<K: GaussianMarginals + ?Sized>(
+    marginals: &K,
+    x: Tensor<2>,
+    t_min: f64,
+    t_max: f64,
+    noise: &mut dyn NoiseSource,
+) -> Conditioned {
+    let t = noise.uniform_like(x.dims()[0], t_min, t_max, &x);
+    let (xt, _) = marginals.sample_marginal(x, t.clone(), noise);
+    let weight = marginals.std(t.clone()).square();
+    Conditioned {
+        x: xt,
+        t,
+        weight: Some(weight),
     }
 }

@@ -45,33 +45,29 @@ pub enum Weighting {
 /// # Ok::<(), sgm_losses::LossError>(())
 /// ```
 #[derive(Debug, Clone, Copy)]
-pub struct ContinuousDsm<'a, S: ?Sized> {
-    sde: &'a S,
+pub struct ContinuousDsm<S> {
+    sde: S,
     weighting: Weighting,
     t_min: f64,
     t_max: f64,
 }
 
-impl<'a, S: LinearSde + ?Sized> ContinuousDsm<'a, S> {
+impl<S: LinearSde> ContinuousDsm<S> {
     /// DSM over t in (`t_min`, T) with T = `sde.t_end()`.
     ///
     /// # Errors
-    /// [`LossError::InvalidParameter`] unless 0 <= t_min < T, and t_min > 0 for importance
+    /// [`LossError::Core`] (`CoreError::InvalidParameter`) unless 0 <= t_min < T, and t_min > 0 for importance
     /// sampling (the density g^2 / std^2 is not integrable at 0).
-    pub fn new(sde: &'a S, weighting: Weighting, t_min: f64) -> Result<Self> {
-        Self::with_time_range(sde, weighting, t_min, sde.t_end())
+    pub fn new(sde: S, weighting: Weighting, t_min: f64) -> Result<Self> {
+        let t_end = sde.t_end();
+        Self::with_time_range(sde, weighting, t_min, t_end)
     }
 
     /// DSM over t in (`t_min`, `t_max`).
     ///
     /// # Errors
     /// As [`ContinuousDsm::new`].
-    pub fn with_time_range(
-        sde: &'a S,
-        weighting: Weighting,
-        t_min: f64,
-        t_max: f64,
-    ) -> Result<Self> {
+    pub fn with_time_range(sde: S, weighting: Weighting, t_min: f64, t_max: f64) -> Result<Self> {
         time_range(t_min, t_max)?;
         if weighting
             == (Weighting::Likelihood {
@@ -79,11 +75,11 @@ impl<'a, S: LinearSde + ?Sized> ContinuousDsm<'a, S> {
             })
             && t_min <= 0.0
         {
-            return Err(LossError::InvalidParameter {
-                name: "t_min",
-                value: t_min,
-                requirement: "> 0 for importance sampling",
-            });
+            return Err(LossError::from(sgm_core::validate::invalid(
+                "t_min",
+                t_min,
+                "> 0 for importance sampling",
+            )));
         }
         Ok(Self {
             sde,
@@ -109,7 +105,7 @@ impl<'a, S: LinearSde + ?Sized> ContinuousDsm<'a, S> {
                 importance_sampling: true,
             })
         .then(|| {
-            SnrImportance::new(self.sde, self.t_min, self.t_max)
+            SnrImportance::new(&self.sde, self.t_min, self.t_max)
                 .expect("t_min > 0 is checked at construction")
         });
         let t = match &importance {

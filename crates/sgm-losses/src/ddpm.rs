@@ -19,9 +19,9 @@ use crate::Result;
 /// ```
 /// use sgm_losses::DdpmEpsilonLoss;
 /// use sgm_schedules::DiscreteBetas;
-/// let loss = DdpmEpsilonLoss::new(DiscreteBetas::linear(1e-4, 0.02, 1000)?);
+/// let loss = DdpmEpsilonLoss::new(DiscreteBetas::linear(1e-4, 0.02, 1000)?)?;
 /// assert_eq!(loss.betas().len(), 1000);
-/// # Ok::<(), sgm_schedules::ScheduleError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct DdpmEpsilonLoss {
@@ -30,8 +30,12 @@ pub struct DdpmEpsilonLoss {
 
 impl DdpmEpsilonLoss {
     /// L_simple for the chain with these betas.
-    pub fn new(betas: DiscreteBetas) -> Self {
-        Self { betas }
+    ///
+    /// # Errors
+    /// None today (its argument was validated when built); a `Result` like every other loss
+    /// constructor, so that a check added later does not change the signature.
+    pub fn new(betas: DiscreteBetas) -> Result<Self> {
+        Ok(Self { betas })
     }
 
     /// The chain's betas.

@@ -31,7 +31,7 @@ impl DenoisingScoreMatching {
     /// DSM at noise `sigma`, the model evaluated at time `t`.
     ///
     /// # Errors
-    /// [`LossError::InvalidParameter`](crate::LossError::InvalidParameter) unless sigma is
+    /// [`LossError::Core`](crate::LossError::Core) (`CoreError::InvalidParameter`) unless sigma is
     /// finite and > 0.
     pub fn new(sigma: f64, t: f64) -> Result<Self> {
         Ok(Self {
@@ -76,9 +76,9 @@ impl DenoisingScoreMatching {
 /// ```
 /// use sgm_losses::NcsnLoss;
 /// use sgm_schedules::GeometricSigmas;
-/// let loss = NcsnLoss::new(GeometricSigmas::new(0.01, 1.0, 10)?);
+/// let loss = NcsnLoss::new(GeometricSigmas::new(0.01, 1.0, 10)?)?;
 /// assert_eq!(loss.levels().len(), 10);
-/// # Ok::<(), sgm_schedules::ScheduleError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct NcsnLoss {
@@ -87,8 +87,12 @@ pub struct NcsnLoss {
 
 impl NcsnLoss {
     /// The NCSN objective over `levels`.
-    pub fn new(levels: GeometricSigmas) -> Self {
-        Self { levels }
+    ///
+    /// # Errors
+    /// None today (its argument was validated when built); a `Result` like every other loss
+    /// constructor, so that a check added later does not change the signature.
+    pub fn new(levels: GeometricSigmas) -> Result<Self> {
+        Ok(Self { levels })
     }
 
     /// The noise levels.

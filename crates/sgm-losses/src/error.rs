@@ -8,16 +8,6 @@ pub enum LossError {
     /// A shape, count or parameter check of `sgm-core` failed.
     #[error(transparent)]
     Core(#[from] CoreError),
-    /// A loss parameter is out of range.
-    #[error("invalid {name} = {value}: must be {requirement}")]
-    InvalidParameter {
-        /// Parameter name.
-        name: &'static str,
-        /// The offending value.
-        value: f64,
-        /// What it must satisfy.
-        requirement: &'static str,
-    },
     /// A quantity read back to the host is NaN or infinite.
     #[error("{what} is not finite")]
     NonFinite {
@@ -34,29 +24,29 @@ pub(crate) fn positive(name: &'static str, value: f64) -> Result<f64> {
     if value.is_finite() && value > 0.0 {
         Ok(value)
     } else {
-        Err(LossError::InvalidParameter {
+        Err(LossError::from(sgm_core::validate::invalid(
             name,
             value,
-            requirement: "finite and > 0",
-        })
+            "finite and > 0",
+        )))
     }
 }
 
 /// Checks 0 <= t_min < t_max, both finite.
 pub(crate) fn time_range(t_min: f64, t_max: f64) -> Result<()> {
     if !(t_min.is_finite() && t_min >= 0.0) {
-        return Err(LossError::InvalidParameter {
-            name: "t_min",
-            value: t_min,
-            requirement: "finite and >= 0",
-        });
+        return Err(LossError::from(sgm_core::validate::invalid(
+            "t_min",
+            t_min,
+            "finite and >= 0",
+        )));
     }
     if !(t_max.is_finite() && t_max > t_min) {
-        return Err(LossError::InvalidParameter {
-            name: "t_max",
-            value: t_max,
-            requirement: "finite and > t_min",
-        });
+        return Err(LossError::from(sgm_core::validate::invalid(
+            "t_max",
+            t_max,
+            "finite and > t_min",
+        )));
     }
     Ok(())
 }

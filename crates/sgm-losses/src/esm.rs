@@ -14,26 +14,27 @@ use crate::{NoiseConditioning, Result};
 ///
 /// ```
 /// use burn::prelude::*;
-/// use sgm_core::HostNoise;
+/// use sgm_core::{HostNoise, score_fn};
 /// use sgm_losses::{ExplicitScoreMatching, NoiseConditioning};
 ///
-/// let target = |x: Tensor<2>, _t: Tensor<1>| -x;       // N(0, I)
-/// let model = |x: Tensor<2>, _t: Tensor<1>| -x * 0.5; // half the score
-/// let esm = ExplicitScoreMatching::new(&target, NoiseConditioning::fixed(0.0));
+/// let target = score_fn(|x: Tensor<2>, _t| -x);       // N(0, I)
+/// let model = score_fn(|x: Tensor<2>, _t| -x * 0.5); // half the score
+/// let esm = ExplicitScoreMatching::new(target, NoiseConditioning::fixed(0.0));
 /// let x = Tensor::<2>::ones([4, 2], &Device::flex());
 /// let loss: f32 = esm.loss(&model, x, &mut HostNoise::new(0))?.into_scalar();
 /// assert!((loss - 0.25).abs() < 1e-6); // 1/2 * 2 * 0.5^2
 /// # Ok::<(), sgm_losses::LossError>(())
 /// ```
-#[derive(Debug, Clone, Copy)]
-pub struct ExplicitScoreMatching<'a, T: ?Sized> {
-    target: &'a T,
-    conditioning: NoiseConditioning<'a>,
+#[derive(Debug, Clone)]
+pub struct ExplicitScoreMatching<T> {
+    target: T,
+    conditioning: NoiseConditioning,
 }
 
-impl<'a, T: ScoreModel + ?Sized> ExplicitScoreMatching<'a, T> {
-    /// ESM against `target` (evaluated at the same x and t as the model).
-    pub fn new(target: &'a T, conditioning: NoiseConditioning<'a>) -> Self {
+impl<T: ScoreModel> ExplicitScoreMatching<T> {
+    /// ESM against `target` (evaluated at the same x and t as the model; pass `&target` to
+    /// borrow it).
+    pub fn new(target: T, conditioning: NoiseConditioning) -> Self {
         Self {
             target,
             conditioning,

@@ -3,7 +3,8 @@ use sgm_core::tensor::to_f64;
 use sgm_core::{NoiseSource, ScoreModel};
 use sgm_sde::GaussianMarginals;
 
-use crate::{LossError, NoiseConditioning, Result};
+use crate::conditioning::perturb_uniform;
+use crate::{LossError, Result};
 
 /// A Monte Carlo estimate with its standard error.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,14 +27,14 @@ pub struct FisherDivergence {
 /// deviation of the noise everywhere.
 ///
 /// # Errors
-/// [`LossError::InvalidParameter`](crate::LossError::InvalidParameter) for a bad time range;
+/// [`LossError::Core`](crate::LossError::Core) (`CoreError::InvalidParameter`) for a bad time range;
 /// [`LossError::Core`](crate::LossError::Core) if the model's or the exact score's output does
 /// not match `x0`; [`LossError::NonFinite`](crate::LossError::NonFinite) if either is NaN or
 /// infinite somewhere.
-pub fn fisher_divergence<M, T>(
+pub fn fisher_divergence<M, T, K>(
     model: &M,
     exact: &T,
-    marginals: &dyn GaussianMarginals,
+    marginals: &K,
     x0: Tensor<2>,
     t_min: f64,
     t_max: f64,
@@ -42,9 +43,11 @@ pub fn fisher_divergence<M, T>(
 where
     M: ScoreModel + ?Sized,
     T: ScoreModel + ?Sized,
+    K: GaussianMarginals + ?Sized,
 {
     let [n, d] = x0.dims();
-    let c = NoiseConditioning::perturbed(marginals, t_min, t_max)?.apply(x0, noise);
+    crate::error::time_range(t_min, t_max)?;
+    let c = perturb_uniform(marginals, x0, t_min, t_max, noise);
     let s = model.checked_score(c.x.clone(), c.t.clone())?;
     let target = exact.score(c.x.clone(), c.t);
     sgm_core::tensor::check_same_shape("exact score", &c.x, &target)?;

@@ -17,26 +17,30 @@ use crate::{NoiseConditioning, Result};
 ///
 /// ```
 /// use burn::prelude::*;
-/// use sgm_core::HostNoise;
+/// use sgm_core::{HostNoise, score_fn};
 /// use sgm_losses::{ImplicitScoreMatching, NoiseConditioning};
 ///
 /// // s(x) = -x: tr J = -d, 1/2 |s|^2 = 1/2 |x|^2.
-/// let model = |x: Tensor<2>, _t: Tensor<1>| -x;
-/// let ism = ImplicitScoreMatching::new(NoiseConditioning::fixed(0.0));
+/// let model = score_fn(|x: Tensor<2>, _t| -x);
+/// let ism = ImplicitScoreMatching::new(NoiseConditioning::fixed(0.0))?;
 /// let x = Tensor::<2>::ones([3, 2], &Device::flex());
 /// let loss: f32 = ism.loss(&model, x, &mut HostNoise::new(0))?.into_scalar();
 /// assert!((loss - (-2.0 + 1.0)).abs() < 1e-3); // finite-difference JVP of a closure
 /// # Ok::<(), sgm_losses::LossError>(())
 /// ```
-#[derive(Debug, Clone, Copy)]
-pub struct ImplicitScoreMatching<'a> {
-    conditioning: NoiseConditioning<'a>,
+#[derive(Debug, Clone)]
+pub struct ImplicitScoreMatching {
+    conditioning: NoiseConditioning,
 }
 
-impl<'a> ImplicitScoreMatching<'a> {
+impl ImplicitScoreMatching {
     /// ISM evaluated where `conditioning` says.
-    pub fn new(conditioning: NoiseConditioning<'a>) -> Self {
-        Self { conditioning }
+    ///
+    /// # Errors
+    /// None today (the conditioning was validated when built); a `Result` like every other
+    /// loss constructor, so that a check added later does not change the signature.
+    pub fn new(conditioning: NoiseConditioning) -> Result<Self> {
+        Ok(Self { conditioning })
     }
 
     /// The loss on the batch `x` (`[batch, dim]`), `[1]`.
@@ -50,11 +54,10 @@ impl<'a> ImplicitScoreMatching<'a> {
         noise: &mut dyn NoiseSource,
     ) -> Result<Tensor<1>> {
         let c = self.conditioning.apply(x, noise);
-        let dim = c.x.dims()[1];
-        let t_rep = Tensor::cat(vec![c.t.clone(); dim], 0);
         let q = jvp_quadratic_forms(
-            |x, v| model.checked_score_jvp(x, t_rep, v),
+            |x, t, v| model.checked_score_jvp(x, t, v),
             c.x.clone(),
+            c.t.clone(),
             unit_directions(&c.x),
         )?;
         let per_sample = q.trace() + q.value.clone().square().sum_dim(1).squeeze_dim(1) * 0.5;

@@ -41,6 +41,37 @@ pub use fisher::{FisherDivergence, fisher_divergence};
 pub use ism::ImplicitScoreMatching;
 pub use ssm::SlicedScoreMatching;
 
+/// The trait every loss here implements (re-exported from `sgm-core`).
+pub use sgm_core::Loss;
+
+/// Implements [`Loss`] for a loss type by forwarding to its inherent `loss` method (which callers
+/// can use without importing the trait).
+macro_rules! impl_loss {
+    ($(impl$([$($gen:tt)*])? for $ty:ty;)*) => {$(
+        impl$(<$($gen)*>)? Loss for $ty {
+            type Error = LossError;
+            fn loss<M: sgm_core::ScoreModel + ?Sized>(
+                &self,
+                model: &M,
+                x: Tensor<2>,
+                noise: &mut dyn sgm_core::NoiseSource,
+            ) -> Result<Tensor<1>> {
+                <$ty>::loss(self, model, x, noise)
+            }
+        }
+    )*};
+}
+
+impl_loss! {
+    impl[S: sgm_sde::LinearSde] for ContinuousDsm<S>;
+    impl for DdpmEpsilonLoss;
+    impl for DenoisingScoreMatching;
+    impl for NcsnLoss;
+    impl[T: sgm_core::ScoreModel] for ExplicitScoreMatching<T>;
+    impl for ImplicitScoreMatching;
+    impl for SlicedScoreMatching;
+}
+
 use burn::prelude::*;
 
 /// mean over the batch of 1/2 |r|^2 summed over dimensions, `[1]`.

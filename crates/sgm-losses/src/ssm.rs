@@ -14,7 +14,7 @@ use crate::{NoiseConditioning, Result};
 ///
 /// Both equal J_ISM in expectation over v. `projections` directions per sample are drawn from
 /// [`Projection`] (Gaussian, Rademacher, or the sphere of radius sqrt(d)) and evaluated with
-/// one call of [`ScoreModel::score_jvp`] on a `[projections batch, dim]` batch. The
+/// one call of [`ScoreModel::score_jvp`] on a `[batch projections, dim]` batch. The
 /// variance-reduced form integrates (v^T s)^2 analytically, E_v[(v^T s)^2] = |s|^2, which holds
 /// for every projection kind here.
 ///
@@ -25,15 +25,15 @@ use crate::{NoiseConditioning, Result};
 /// assert!(SlicedScoreMatching::new(Projection::Gaussian, 0, NoiseConditioning::fixed(0.0)).is_err());
 /// # Ok::<(), sgm_losses::LossError>(())
 /// ```
-#[derive(Debug, Clone, Copy)]
-pub struct SlicedScoreMatching<'a> {
+#[derive(Debug, Clone)]
+pub struct SlicedScoreMatching {
     projection: Projection,
     projections: usize,
     variance_reduced: bool,
-    conditioning: NoiseConditioning<'a>,
+    conditioning: NoiseConditioning,
 }
 
-impl<'a> SlicedScoreMatching<'a> {
+impl SlicedScoreMatching {
     /// SSM with `projections` directions of kind `projection` per sample.
     ///
     /// # Errors
@@ -42,7 +42,7 @@ impl<'a> SlicedScoreMatching<'a> {
     pub fn new(
         projection: Projection,
         projections: usize,
-        conditioning: NoiseConditioning<'a>,
+        conditioning: NoiseConditioning,
     ) -> Result<Self> {
         if projections == 0 {
             return Err(CoreError::ZeroCount {
@@ -65,7 +65,7 @@ impl<'a> SlicedScoreMatching<'a> {
     pub fn variance_reduced(
         projection: Projection,
         projections: usize,
-        conditioning: NoiseConditioning<'a>,
+        conditioning: NoiseConditioning,
     ) -> Result<Self> {
         Ok(Self {
             variance_reduced: true,
@@ -85,10 +85,10 @@ impl<'a> SlicedScoreMatching<'a> {
     ) -> Result<Tensor<1>> {
         let c = self.conditioning.apply(x, noise);
         let directions = self.projection.sample(self.projections, &c.x, noise)?;
-        let t_rep = Tensor::cat(vec![c.t.clone(); self.projections], 0);
         let q = jvp_quadratic_forms(
-            |x, v| model.checked_score_jvp(x, t_rep, v),
+            |x, t, v| model.checked_score_jvp(x, t, v),
             c.x.clone(),
+            c.t.clone(),
             directions,
         )?;
         let per_sample = if self.variance_reduced {

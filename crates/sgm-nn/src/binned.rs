@@ -50,22 +50,14 @@ use crate::{NnError, Result, ScoreNetwork};
 /// assert_eq!(s.dims(), [3, 4]);
 /// # Ok::<(), sgm_nn::NnError>(())
 /// ```
-#[derive(Debug)]
-pub struct BinnedDenoiser<'a, N: ?Sized, S: ?Sized> {
-    net: &'a N,
-    sde: &'a S,
+#[derive(Debug, Clone, Copy)]
+pub struct BinnedDenoiser<N, S> {
+    net: N,
+    sde: S,
     levels: usize,
     low: f64,
     high: f64,
 }
-
-impl<N: ?Sized, S: ?Sized> Clone for BinnedDenoiser<'_, N, S> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<N: ?Sized, S: ?Sized> Copy for BinnedDenoiser<'_, N, S> {}
 
 /// The bin terms of every coordinate and level, `[batch, dim, K]`.
 struct BinTerms {
@@ -75,26 +67,26 @@ struct BinTerms {
     derivatives: Option<(Tensor<3>, Tensor<3>)>,
 }
 
-impl<'a, N: ScoreNetwork + ?Sized, S: LinearSde + ?Sized> BinnedDenoiser<'a, N, S> {
+impl<N: ScoreNetwork, S: LinearSde> BinnedDenoiser<N, S> {
     /// The score of K-level data on [low, high) under `sde`, with level logits from `net`
     /// (output width d K, level-major within each coordinate: column i K + k).
     ///
     /// # Errors
-    /// [`NnError::InvalidConfig`] for fewer than 2 levels or an empty or non-finite range.
-    pub fn new(net: &'a N, sde: &'a S, levels: usize, low: f64, high: f64) -> Result<Self> {
+    /// [`NnError::Core`] (`CoreError::InvalidParameter`) for fewer than 2 levels or an empty or non-finite range.
+    pub fn new(net: N, sde: S, levels: usize, low: f64, high: f64) -> Result<Self> {
         if levels < 2 {
-            return Err(NnError::InvalidConfig {
-                name: "levels",
-                value: levels as f64,
-                requirement: "at least 2",
-            });
+            return Err(NnError::from(sgm_core::validate::invalid(
+                "levels",
+                levels as f64,
+                "at least 2",
+            )));
         }
         if !(low.is_finite() && high.is_finite() && low < high) {
-            return Err(NnError::InvalidConfig {
-                name: "high",
-                value: high,
-                requirement: "finite and above low",
-            });
+            return Err(NnError::from(sgm_core::validate::invalid(
+                "high",
+                high,
+                "finite and above low",
+            )));
         }
         Ok(Self {
             net,
@@ -161,7 +153,7 @@ impl<'a, N: ScoreNetwork + ?Sized, S: LinearSde + ?Sized> BinnedDenoiser<'a, N, 
     }
 }
 
-impl<N: ScoreNetwork + ?Sized, S: LinearSde + ?Sized> ScoreModel for BinnedDenoiser<'_, N, S> {
+impl<N: ScoreNetwork, S: LinearSde> ScoreModel for BinnedDenoiser<N, S> {
     fn score(&self, x: Tensor<2>, t: Tensor<1>) -> Tensor<2> {
         let [batch, dim] = x.dims();
         let terms = self.bin_terms(&x, &t, false);

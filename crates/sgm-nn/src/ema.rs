@@ -43,14 +43,14 @@ impl<M: Module> Ema<M> {
     /// Starts the average at `model`'s parameters.
     ///
     /// # Errors
-    /// [`NnError::InvalidConfig`] unless 0 <= `decay` < 1.
+    /// [`NnError::Core`] (`CoreError::InvalidParameter`) unless 0 <= `decay` < 1.
     pub fn new(model: &M, decay: f64) -> Result<Self> {
         if !(0.0..1.0).contains(&decay) {
-            return Err(NnError::InvalidConfig {
-                name: "ema_decay",
-                value: decay,
-                requirement: "0 <= decay < 1",
-            });
+            return Err(NnError::from(sgm_core::validate::invalid(
+                "ema_decay",
+                decay,
+                "0 <= decay < 1",
+            )));
         }
         Ok(Self {
             average: model.valid(),
@@ -181,10 +181,10 @@ mod tests {
         for decay in [1.0, -0.1, f64::NAN] {
             assert!(matches!(
                 Ema::new(&model, decay),
-                Err(NnError::InvalidConfig {
+                Err(NnError::Core(sgm_core::CoreError::InvalidParameter {
                     name: "ema_decay",
                     ..
-                })
+                }))
             ));
         }
     }

@@ -1,19 +1,12 @@
 use thiserror::Error;
 
 /// Errors of `sgm-nn`.
-#[derive(Debug, Clone, PartialEq, Error)]
+#[derive(Debug, Clone, Error)]
 #[non_exhaustive]
 pub enum NnError {
-    /// A network configuration value is out of range.
-    #[error("invalid {name} = {value}: must be {requirement}")]
-    InvalidConfig {
-        /// Field name.
-        name: &'static str,
-        /// The offending value.
-        value: f64,
-        /// What it must satisfy.
-        requirement: &'static str,
-    },
+    /// A bad parameter or shape, detected by `sgm-core`'s checks.
+    #[error(transparent)]
+    Core(#[from] sgm_core::CoreError),
     /// The drift-cancelling parameterisation needs an SDE (drift and diffusion), not only
     /// Gaussian marginals.
     #[error("the drift-cancelling parameterisation needs a LinearSde: use Parameterized::with_sde")]
@@ -26,13 +19,14 @@ pub enum NnError {
         /// The loss value.
         loss: f64,
     },
-    /// The loss closure failed.
-    #[error("loss failed at training step {step}: {message}")]
+    /// The loss failed (a model of the wrong shape, a loss's own check); `source` is its error.
+    #[error("loss failed at training step {step}: {source}")]
     Loss {
-        /// 0-based step.
+        /// The step whose loss failed.
         step: usize,
-        /// The loss error, rendered.
-        message: String,
+        /// The loss's error, kept whole (downcast it to the loss's error type).
+        #[source]
+        source: std::sync::Arc<dyn std::error::Error + Send + Sync>,
     },
 }
 

@@ -95,7 +95,7 @@ impl ScoreMlpConfig {
     /// Builds the network on `device`.
     ///
     /// # Errors
-    /// [`NnError::InvalidConfig`] for a zero dimension, width or depth, or a non-positive
+    /// [`NnError::Core`] (`CoreError::InvalidParameter`) for a zero dimension, width or depth, or a non-positive
     /// Fourier scale.
     pub fn init(&self, device: &Device) -> Result<ScoreMlp> {
         for (name, value) in [
@@ -105,19 +105,19 @@ impl ScoreMlpConfig {
             ("outputs_per_dim", self.outputs_per_dim),
         ] {
             if value == 0 {
-                return Err(NnError::InvalidConfig {
+                return Err(NnError::from(sgm_core::validate::invalid(
                     name,
-                    value: 0.0,
-                    requirement: "at least 1",
-                });
+                    0.0,
+                    "at least 1",
+                )));
             }
         }
         if !(self.fourier_scale.is_finite() && self.fourier_scale > 0.0) {
-            return Err(NnError::InvalidConfig {
-                name: "fourier_scale",
-                value: self.fourier_scale,
-                requirement: "finite and > 0",
-            });
+            return Err(NnError::from(sgm_core::validate::invalid(
+                "fourier_scale",
+                self.fourier_scale,
+                "finite and > 0",
+            )));
         }
         let mut rng = StdRng::seed_from_u64(self.seed);
         let frequencies: Vec<f32> = (0..self.fourier_features)

@@ -35,19 +35,11 @@ pub enum Parameterization {
     DataPrediction,
 }
 
-#[derive(Clone, Copy)]
-enum Diffusion<'a> {
-    Marginals(&'a dyn GaussianMarginals),
-    Sde(&'a dyn LinearSde),
-}
-
-impl Diffusion<'_> {
-    fn marginals(&self) -> &dyn GaussianMarginals {
-        match *self {
-            Diffusion::Marginals(m) => m,
-            Diffusion::Sde(s) => s,
-        }
-    }
+/// 2 a(t) / g(t)^2 of a linear SDE: the drift-cancelling term, kept as a function pointer
+/// so that [`Parameterized`] stays generic in its kernels.
+fn drift_cancel_coeff<S: LinearSde>(sde: &S, t: Tensor<1>) -> Tensor<1> {
+    let g2 = sde.diffusion(t.clone()).square();
+    sde.drift_coeff(t) * 2.0 / g2
 }
 
 /// A [`ScoreNetwork`] read as a score model through a [`Parameterization`], with exact JVP.
@@ -66,21 +58,15 @@ impl Diffusion<'_> {
 /// assert_eq!(s.dims(), [3, 2]);
 /// # Ok::<(), sgm_nn::NnError>(())
 /// ```
-pub struct Parameterized<'a, N: ?Sized> {
-    net: &'a N,
-    diffusion: Diffusion<'a>,
+#[derive(Clone, Copy)]
+pub struct Parameterized<N, K> {
+    net: N,
+    marginals: K,
+    drift_cancel: Option<fn(&K, Tensor<1>) -> Tensor<1>>,
     kind: Parameterization,
 }
 
-impl<N: ?Sized> Clone for Parameterized<'_, N> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<N: ?Sized> Copy for Parameterized<'_, N> {}
-
-impl<N: ?Sized> std::fmt::Debug for Parameterized<'_, N> {
+impl<N, K> std::fmt::Debug for Parameterized<N, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Parameterized")
             .field("kind", &self.kind)
@@ -88,33 +74,34 @@ impl<N: ?Sized> std::fmt::Debug for Parameterized<'_, N> {
     }
 }
 
-impl<'a, N: ScoreNetwork + ?Sized> Parameterized<'a, N> {
+impl<N: ScoreNetwork, K: GaussianMarginals> Parameterized<N, K> {
     /// `net` read through `kind` with the transition kernels `marginals` (an SDE or a DDPM
     /// chain).
     ///
     /// # Errors
     /// [`NnError::DriftCancellingNeedsSde`] for [`Parameterization::DriftCancelling`], which
     /// needs the drift and diffusion of an SDE: use [`Parameterized::with_sde`].
-    pub fn new(
-        net: &'a N,
-        marginals: &'a dyn GaussianMarginals,
-        kind: Parameterization,
-    ) -> Result<Self> {
+    pub fn new(net: N, marginals: K, kind: Parameterization) -> Result<Self> {
         if kind == Parameterization::DriftCancelling {
             return Err(NnError::DriftCancellingNeedsSde);
         }
         Ok(Self {
             net,
-            diffusion: Diffusion::Marginals(marginals),
+            marginals,
+            drift_cancel: None,
             kind,
         })
     }
 
     /// `net` read through `kind` under the linear SDE `sde` (every parameterisation).
-    pub fn with_sde(net: &'a N, sde: &'a dyn LinearSde, kind: Parameterization) -> Self {
+    pub fn with_sde(net: N, sde: K, kind: Parameterization) -> Self
+    where
+        K: LinearSde,
+    {
         Self {
             net,
-            diffusion: Diffusion::Sde(sde),
+            marginals: sde,
+            drift_cancel: Some(drift_cancel_coeff::<K>),
             kind,
         }
     }
@@ -125,8 +112,8 @@ impl<'a, N: ScoreNetwork + ?Sized> Parameterized<'a, N> {
     }
 
     /// The network.
-    pub fn net(&self) -> &'a N {
-        self.net
+    pub fn net(&self) -> &N {
+        &self.net
     }
 
     /// The score from h (and the JVP from J h v, when given), per the table on
@@ -138,7 +125,7 @@ impl<'a, N: ScoreNetwork + ?Sized> Parameterized<'a, N> {
         h: Tensor<2>,
         jh: Option<(Tensor<2>, Tensor<2>)>,
     ) -> (Tensor<2>, Option<Tensor<2>>) {
-        let marginals = self.diffusion.marginals();
+        let marginals = &self.marginals;
         match self.kind {
             Parameterization::Raw => (h, jh.map(|(_, j)| j)),
             Parameterization::NoisePrediction | Parameterization::StdNormalized => {
@@ -151,12 +138,11 @@ impl<'a, N: ScoreNetwork + ?Sized> Parameterized<'a, N> {
                 (h * scale.clone(), jh.map(|(_, j)| j * scale))
             }
             Parameterization::DriftCancelling => {
-                let Diffusion::Sde(sde) = self.diffusion else {
-                    unreachable!("Parameterized::new rejects DriftCancelling without an SDE")
-                };
+                let coeff = self
+                    .drift_cancel
+                    .expect("Parameterized::new rejects DriftCancelling without an SDE");
                 let inv_std = column(marginals.std(t.clone()).recip());
-                let g2 = sde.diffusion(t.clone()).square();
-                let cancel = column(sde.drift_coeff(t) * 2.0 / g2);
+                let cancel = column(coeff(marginals, t));
                 let score = h * inv_std.clone() + x * cancel.clone();
                 (score, jh.map(|(v, j)| j * inv_std + v * cancel))
             }
@@ -170,7 +156,7 @@ impl<'a, N: ScoreNetwork + ?Sized> Parameterized<'a, N> {
     }
 }
 
-impl<N: ScoreNetwork + ?Sized> ScoreModel for Parameterized<'_, N> {
+impl<N: ScoreNetwork, K: GaussianMarginals> ScoreModel for Parameterized<N, K> {
     fn score(&self, x: Tensor<2>, t: Tensor<1>) -> Tensor<2> {
         let h = self.net.forward(x.clone(), t.clone());
         self.transform(x, t, h, None).0

@@ -2,6 +2,8 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use sgm_core::{Loss, NoiseSource, ScoreModel};
+
 use crate::{Ema, NnError, Result};
 
 /// Settings of a [`Trainer`].
@@ -19,6 +21,11 @@ pub struct TrainerConfig {
     /// returns the averaged weights instead of the last iterate.
     #[config(default = "None")]
     pub ema_decay: Option<f64>,
+    /// Read the losses back to the host every this many steps (all of them at once, one
+    /// synchronisation): a GPU keeps its queue full in between. A non-finite loss is caught at
+    /// the next read, and the error names its step.
+    #[config(default = 10)]
+    pub loss_every: usize,
 }
 
 /// What a training run produced besides the model.
@@ -38,10 +45,11 @@ impl TrainReport {
 
 /// A minimal training loop: evaluate a loss closure, back-propagate, step an optimizer.
 ///
-/// The loss is any closure of the model and the step index that returns a scalar tensor on the
-/// autodiff graph, so every loss of `sgm-losses` (or a user's own) trains any burn module. The
-/// loss is read back every step (one device synchronisation) to record it and to stop with
-/// [`NnError::NonFiniteLoss`] instead of training on NaN.
+/// [`Trainer::fit_loss`] trains a score network with any [`Loss`] (every loss of `sgm-losses`
+/// implements it); [`Trainer::fit`] takes any closure of the model and the step index that
+/// returns a scalar tensor on the autodiff graph, so it trains any burn module. The losses are
+/// read back every `loss_every` steps (one device synchronisation for all of them) to record
+/// them and to stop with [`NnError::NonFiniteLoss`] instead of training on NaN.
 ///
 /// ```
 /// use burn::prelude::*;
@@ -87,15 +95,17 @@ impl Trainer {
     /// iterate, or with `ema_decay` set the moving average of the iterates (outside autodiff).
     ///
     /// # Errors
-    /// [`NnError::Loss`] if the closure fails, [`NnError::NonFiniteLoss`] if the loss is NaN or
-    /// infinite (the model is then dropped: its last update made it so),
-    /// [`NnError::InvalidConfig`] for an `ema_decay` outside [0, 1).
+    /// [`NnError::Loss`] if the closure fails (its error kept as the source),
+    /// [`NnError::NonFiniteLoss`] if a loss is NaN or infinite (the model is then dropped: it was
+    /// trained on it), [`NnError::Core`] (`CoreError::InvalidParameter`) for an `ema_decay`
+    /// outside [0, 1) or a zero `loss_every`.
     pub fn fit<M, F, E>(&mut self, mut model: M, mut loss: F) -> Result<(M, TrainReport)>
     where
         M: Module,
         F: FnMut(&M, usize) -> std::result::Result<Tensor<1>, E>,
-        E: std::fmt::Display,
+        E: std::error::Error + Send + Sync + 'static,
     {
+        let every = sgm_core::validate::nonzero("loss_every", self.config.loss_every)?;
         let bar = if self.config.progress {
             ProgressBar::new(self.config.steps as u64).with_style(
                 ProgressStyle::with_template("{bar:40} {pos}/{len} steps, loss {msg} ({eta})")
@@ -109,28 +119,56 @@ impl Trainer {
             None => None,
         };
         let mut losses = Vec::with_capacity(self.config.steps);
+        let mut pending = Vec::with_capacity(every);
         for step in 0..self.config.steps {
             let value = loss(&model, step).map_err(|e| NnError::Loss {
                 step,
-                message: e.to_string(),
+                source: std::sync::Arc::new(e),
             })?;
-            let scalar = f64::from(value.clone().into_scalar::<f32>());
-            if !scalar.is_finite() {
-                return Err(NnError::NonFiniteLoss { step, loss: scalar });
-            }
-            losses.push(scalar);
+            pending.push(value.clone().detach().reshape([1]));
             let grads = GradientsParams::from_grads(value.backward(), &model);
             model = self.optimizer.step(self.config.learning_rate, model, grads);
             if let Some(ema) = ema.as_mut() {
                 ema.update(&model);
             }
-            if step % 25 == 0 {
-                bar.set_message(format!("{scalar:.4}"));
+            if pending.len() == every || step + 1 == self.config.steps {
+                let first = step + 1 - pending.len();
+                let read = sgm_core::tensor::to_f64(Tensor::cat(std::mem::take(&mut pending), 0));
+                if let Some(i) = read.iter().position(|l| !l.is_finite()) {
+                    return Err(NnError::NonFiniteLoss {
+                        step: first + i,
+                        loss: read[i],
+                    });
+                }
+                bar.set_message(format!("{:.4}", read[read.len() - 1]));
+                losses.extend(read);
             }
             bar.inc(1);
         }
         bar.finish_and_clear();
         let model = ema.map_or(model, Ema::into_model);
         Ok((model, TrainReport { losses }))
+    }
+
+    /// Trains the score network `model` with `loss` on the batch `data(step)` of every step,
+    /// the loss drawing its noise from `noise`: [`Trainer::fit`] with `loss.loss(model, data,
+    /// noise)` as the closure.
+    ///
+    /// # Errors
+    /// As [`Trainer::fit`]; a failing loss gives [`NnError::Loss`] whose source is the loss's
+    /// own error.
+    pub fn fit_loss<M, L, D>(
+        &mut self,
+        model: M,
+        loss: &L,
+        mut data: D,
+        noise: &mut dyn NoiseSource,
+    ) -> Result<(M, TrainReport)>
+    where
+        M: Module + ScoreModel,
+        L: Loss + ?Sized,
+        D: FnMut(usize) -> Tensor<2>,
+    {
+        self.fit(model, |m: &M, step| loss.loss(m, data(step), &mut *noise))
     }
 }

@@ -3,8 +3,8 @@ use sgm_core::tensor::time_like;
 use sgm_core::{NoiseSource, NoiseSourceExt, ScoreModel};
 use sgm_schedules::DiscreteBetas;
 
-use crate::error::ensure_finite;
-use crate::{Observer, Result, SamplerError, StepInfo};
+use crate::output::StepEnd;
+use crate::{Observer, Result, SampleOutput, SamplerError};
 
 /// The variance sigma_i^2 of DDPM's reverse kernel (Ho et al. 2020, sec. 3.2): both choices
 /// give the same samples in the limit of many steps; beta is optimal for x_0 ~ N(0, I),
@@ -31,8 +31,8 @@ pub enum DdpmVariance {
 /// ```
 /// use sgm_samplers::{DdpmSampler, DdpmVariance};
 /// use sgm_schedules::DiscreteBetas;
-/// let sampler = DdpmSampler::new(DiscreteBetas::linear(1e-4, 0.02, 1000)?, DdpmVariance::Beta);
-/// # Ok::<(), sgm_schedules::ScheduleError>(())
+/// let sampler = DdpmSampler::new(DiscreteBetas::linear(1e-4, 0.02, 1000)?, DdpmVariance::Beta)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct DdpmSampler {
@@ -42,23 +42,28 @@ pub struct DdpmSampler {
 
 impl DdpmSampler {
     /// The sampler of the chain with `betas`.
-    pub fn new(betas: DiscreteBetas, variance: DdpmVariance) -> Self {
-        Self { betas, variance }
+    ///
+    /// # Errors
+    /// None today (the betas were validated when built); a `Result` like every other sampler
+    /// constructor, so that a check added later does not change the signature.
+    pub fn new(betas: DiscreteBetas, variance: DdpmVariance) -> Result<Self> {
+        Ok(Self { betas, variance })
     }
 
     /// Runs the N reverse steps from `x_n` (`[batch, dim]`, draws of N(0, I)); N evaluations.
     ///
     /// # Errors
-    /// [`SamplerError::NonFinite`] if the state diverges.
+    /// [`SamplerError::NonFinite`] if the state diverges (checked on the device, read once).
     pub fn sample<M: ScoreModel + ?Sized>(
         &self,
         model: &M,
         x_n: Tensor<2>,
         noise: &mut dyn NoiseSource,
         observer: &mut dyn Observer,
-    ) -> Result<Tensor<2>> {
+    ) -> Result<SampleOutput> {
         let n = self.betas.len();
         let mut x = x_n;
+        let mut end = StepEnd::new(observer, Some(n));
         for (step, i) in (1..=n).rev().enumerate() {
             let beta = self.betas.beta(i);
             let t = self.betas.time(i);
@@ -74,18 +79,9 @@ impl DdpmSampler {
             } else {
                 mean
             };
-            let t_prev = self.betas.time(i - 1);
-            ensure_finite(&x, step, t_prev)?;
-            observer.on_step(&StepInfo {
-                step,
-                steps: Some(n),
-                t: t_prev,
-                x: &x,
-                nfe: step + 1,
-            });
+            end.end(&x, self.betas.time(i - 1), step + 1);
         }
-        observer.on_finish();
-        Ok(x)
+        end.finish(x, n)
     }
 }
 
@@ -121,22 +117,22 @@ impl DdimSampler {
     /// DDIM with `steps` uniformly spaced steps of the chain and stochasticity `eta`.
     ///
     /// # Errors
-    /// [`SamplerError::InvalidParameter`] unless 1 <= steps <= N and eta is finite and >= 0.
+    /// [`SamplerError::Core`] (`CoreError::InvalidParameter`) unless 1 <= steps <= N and eta is finite and >= 0.
     pub fn new(betas: DiscreteBetas, steps: usize, eta: f64) -> Result<Self> {
         let n = betas.len();
         if steps == 0 || steps > n {
-            return Err(SamplerError::InvalidParameter {
-                name: "steps",
-                value: steps as f64,
-                requirement: "between 1 and the chain's length",
-            });
+            return Err(SamplerError::from(sgm_core::validate::invalid(
+                "steps",
+                steps as f64,
+                "between 1 and the chain's length",
+            )));
         }
         if !(eta.is_finite() && eta >= 0.0) {
-            return Err(SamplerError::InvalidParameter {
-                name: "eta",
-                value: eta,
-                requirement: "finite and >= 0",
-            });
+            return Err(SamplerError::from(sgm_core::validate::invalid(
+                "eta",
+                eta,
+                "finite and >= 0",
+            )));
         }
         let steps = (1..=steps)
             .map(|j| ((j * n) as f64 / steps as f64).round() as usize)
@@ -152,16 +148,17 @@ impl DdimSampler {
     /// Runs the S reverse steps from `x_n` (`[batch, dim]`, draws of N(0, I)); S evaluations.
     ///
     /// # Errors
-    /// [`SamplerError::NonFinite`] if the state diverges.
+    /// [`SamplerError::NonFinite`] if the state diverges (checked on the device, read once).
     pub fn sample<M: ScoreModel + ?Sized>(
         &self,
         model: &M,
         x_n: Tensor<2>,
         noise: &mut dyn NoiseSource,
         observer: &mut dyn Observer,
-    ) -> Result<Tensor<2>> {
+    ) -> Result<SampleOutput> {
         let total = self.steps.len();
         let mut x = x_n;
+        let mut end = StepEnd::new(observer, Some(total));
         for (step, j) in (0..total).rev().enumerate() {
             let tau = self.steps[j];
             let prev = if j == 0 { 0 } else { self.steps[j - 1] };
@@ -182,17 +179,8 @@ impl DdimSampler {
             } else {
                 mean
             };
-            let t_prev = self.betas.time(prev);
-            ensure_finite(&x, step, t_prev)?;
-            observer.on_step(&StepInfo {
-                step,
-                steps: Some(total),
-                t: t_prev,
-                x: &x,
-                nfe: step + 1,
-            });
+            end.end(&x, self.betas.time(prev), step + 1);
         }
-        observer.on_finish();
-        Ok(x)
+        end.finish(x, total)
     }
 }

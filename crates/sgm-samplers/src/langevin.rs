@@ -1,10 +1,13 @@
 use burn::prelude::*;
 use sgm_core::tensor::time_like;
+use sgm_core::validate::{nonzero, positive};
 use sgm_core::{NoiseSource, NoiseSourceExt, ScoreModel};
+#[cfg(doc)]
 use sgm_schedules::GeometricSigmas;
+use sgm_schedules::SigmaLevels;
 
-use crate::error::{ensure_finite, nonzero, positive};
-use crate::{Observer, Result, StepInfo};
+use crate::output::StepEnd;
+use crate::{Observer, Result, SampleOutput};
 
 /// One Langevin move in score_sde's spelling, x' = x + e s + sqrt(2 e) z, with the step e given
 /// as a tensor broadcastable to `[batch, 1]` (a scalar step is `[1, 1]`) and z standard normal.
@@ -22,7 +25,7 @@ pub(crate) fn langevin_move(
 
 /// `steps` Langevin moves at time t, each x' = x + e s + sqrt(2 e) z with the step e computed
 /// from that move's score and noise by `step_size`, and `after_move` called on each new state
-/// (the samplers check finiteness and notify their observer there; correctors do nothing).
+/// (the samplers end their step there; correctors do nothing).
 pub(crate) fn langevin_moves<M: ScoreModel + ?Sized>(
     model: &M,
     mut x: Tensor<2>,
@@ -30,7 +33,7 @@ pub(crate) fn langevin_moves<M: ScoreModel + ?Sized>(
     steps: usize,
     noise: &mut dyn NoiseSource,
     step_size: impl Fn(&Tensor<2>, &Tensor<2>) -> Tensor<2>,
-    mut after_move: impl FnMut(&Tensor<2>) -> Result<()>,
+    mut after_move: impl FnMut(&Tensor<2>),
 ) -> Result<Tensor<2>> {
     let tt = time_like(t, &x);
     for _ in 0..steps {
@@ -38,30 +41,9 @@ pub(crate) fn langevin_moves<M: ScoreModel + ?Sized>(
         let z = noise.normal_like(&x);
         let e = step_size(&score, &z);
         x = langevin_move(x, score, e, z).0;
-        after_move(&x)?;
+        after_move(&x);
     }
     Ok(x)
-}
-
-/// Checks the state after sampler step `*step` (of `total`, at time t), tells `observer`, and
-/// advances the step counter.
-fn record_step(
-    x: &Tensor<2>,
-    step: &mut usize,
-    total: usize,
-    t: f64,
-    observer: &mut dyn Observer,
-) -> Result<()> {
-    ensure_finite(x, *step, t)?;
-    observer.on_step(&StepInfo {
-        step: *step,
-        steps: Some(total),
-        t,
-        x,
-        nfe: *step + 1,
-    });
-    *step += 1;
-    Ok(())
 }
 
 /// A `[1, 1]` tensor holding `value`, on the device and dtype of `like`.
@@ -94,7 +76,7 @@ impl LangevinDynamics {
     /// `steps` steps of size eps = `step_size`.
     ///
     /// # Errors
-    /// [`SamplerError::InvalidParameter`](crate::SamplerError::InvalidParameter) unless eps is
+    /// [`SamplerError::Core`](crate::SamplerError::Core) (`CoreError::InvalidParameter`) unless eps is
     /// finite and > 0; [`SamplerError::Core`](crate::SamplerError::Core) for zero steps.
     pub fn new(step_size: f64, steps: usize) -> Result<Self> {
         Ok(Self {
@@ -103,10 +85,12 @@ impl LangevinDynamics {
         })
     }
 
-    /// Runs the chain from `x0` (`[batch, dim]`) with the model at time `t`.
+    /// Runs the chain from `x0` (`[batch, dim]`) with the model at time `t`; the NFE is the
+    /// number of steps.
     ///
     /// # Errors
-    /// [`SamplerError::NonFinite`](crate::SamplerError::NonFinite) if the state diverges.
+    /// [`SamplerError::NonFinite`](crate::SamplerError::NonFinite) if the state diverges (the
+    /// first bad step named; checked on the device, read once at the end).
     pub fn sample<M: ScoreModel + ?Sized>(
         &self,
         model: &M,
@@ -114,9 +98,10 @@ impl LangevinDynamics {
         t: f64,
         noise: &mut dyn NoiseSource,
         observer: &mut dyn Observer,
-    ) -> Result<Tensor<2>> {
+    ) -> Result<SampleOutput> {
         let e = scalar_like(self.step_size / 2.0, &x0);
-        let mut step = 0;
+        let mut end = StepEnd::new(observer, Some(self.steps));
+        let mut nfe = 0;
         let x = langevin_moves(
             model,
             x0,
@@ -124,10 +109,12 @@ impl LangevinDynamics {
             self.steps,
             noise,
             |_, _| e.clone(),
-            |x| record_step(x, &mut step, self.steps, t, observer),
+            |x| {
+                nfe += 1;
+                end.end(x, t, nfe);
+            },
         )?;
-        observer.on_finish();
-        Ok(x)
+        end.finish(x, self.steps)
     }
 }
 
@@ -139,7 +126,8 @@ impl LangevinDynamics {
 /// x <- x + (alpha_i / 2) s(x, t_i) + sqrt(alpha_i) z,   T steps per level,
 /// ```
 ///
-/// with the model conditioned on the level's time t_i = [`GeometricSigmas::time`]. The step
+/// with the model conditioned on the level's time t_i ([`SigmaLevels::time`]). The levels are
+/// any decreasing sequence ([`SigmaLevels`]); a [`GeometricSigmas`] converts into one. The step
 /// shrinks with the noise so that the signal-to-noise ratio of each step is the same at every
 /// level. `denoise` adds the final Tweedie step x <- x + sigma_L^2 s(x, t_L) of NCSNv2 (Song &
 /// Ermon 2020; Jolicoeur-Martineau et al. 2021), off by default as in Algorithm 1.
@@ -152,7 +140,7 @@ impl LangevinDynamics {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnnealedLangevin {
-    levels: GeometricSigmas,
+    levels: SigmaLevels,
     steps_per_level: usize,
     step_size: f64,
     denoise: bool,
@@ -163,9 +151,13 @@ impl AnnealedLangevin {
     ///
     /// # Errors
     /// As [`LangevinDynamics::new`].
-    pub fn new(levels: GeometricSigmas, steps_per_level: usize, step_size: f64) -> Result<Self> {
+    pub fn new(
+        levels: impl Into<SigmaLevels>,
+        steps_per_level: usize,
+        step_size: f64,
+    ) -> Result<Self> {
         Ok(Self {
-            levels,
+            levels: levels.into(),
             steps_per_level: nonzero("steps_per_level", steps_per_level)?,
             step_size: positive("step_size", step_size)?,
             denoise: false,
@@ -178,6 +170,11 @@ impl AnnealedLangevin {
         self
     }
 
+    /// The noise levels.
+    pub fn levels(&self) -> &SigmaLevels {
+        &self.levels
+    }
+
     /// Runs the annealed chain from `x0` (`[batch, dim]`). The NFE is L T (+ 1 with denoising).
     ///
     /// # Errors
@@ -188,12 +185,13 @@ impl AnnealedLangevin {
         x0: Tensor<2>,
         noise: &mut dyn NoiseSource,
         observer: &mut dyn Observer,
-    ) -> Result<Tensor<2>> {
+    ) -> Result<SampleOutput> {
         let levels = self.levels.len();
         let total = levels * self.steps_per_level;
         let sigma_l = self.levels.sigma_min();
         let mut x = x0;
-        let mut step = 0;
+        let mut end = StepEnd::new(observer, Some(total));
+        let mut nfe = 0;
         for (i, &sigma) in self.levels.sigmas().iter().enumerate() {
             let alpha = self.step_size * (sigma / sigma_l).powi(2);
             let e = scalar_like(alpha / 2.0, &x);
@@ -205,16 +203,19 @@ impl AnnealedLangevin {
                 self.steps_per_level,
                 noise,
                 |_, _| e.clone(),
-                |x| record_step(x, &mut step, total, t, observer),
+                |x| {
+                    nfe += 1;
+                    end.end(x, t, nfe);
+                },
             )?;
         }
         if self.denoise {
             let t = self.levels.time(levels - 1);
             let score = model.checked_score(x.clone(), time_like(t, &x))?;
             x = x + score * (sigma_l * sigma_l);
-            ensure_finite(&x, step, t)?;
+            nfe += 1;
+            end.check(&x, t);
         }
-        observer.on_finish();
-        Ok(x)
+        end.finish(x, nfe)
     }
 }

@@ -1,9 +1,13 @@
 //! Samplers for score-based models.
 //!
-//! Every sampler works with any [`ScoreModel`](sgm_core::ScoreModel) and any
-//! [`Sde`](sgm_sde::Sde), takes its randomness from a [`NoiseSource`](sgm_core::NoiseSource),
-//! reports progress to an [`Observer`], and stops with [`SamplerError::NonFinite`] (naming the
-//! step and time) as soon as its state stops being finite.
+//! Every sampler owns its configuration (its SDE, grid, step sizes) and takes the
+//! [`ScoreModel`](sgm_core::ScoreModel) at the call, so one configured sampler runs any model
+//! and can be stored, cloned and sent to another thread. It works with any
+//! [`Sde`](sgm_sde::Sde) that has the scheme it needs, takes its randomness from a
+//! [`NoiseSource`](sgm_core::NoiseSource), reports progress to an [`Observer`], returns a
+//! [`SampleOutput`] (state and NFE), and fails with [`SamplerError::NonFinite`] (naming the first
+//! bad step and its time) when its state stops being finite. That check runs on the device and
+//! is read back once at the end: no step loop reads the device.
 //!
 //! | sampler | what | reference |
 //! |---|---|---|
@@ -12,7 +16,7 @@
 //! | [`PcSampler`] | any [`Predictor`] with any [`Corrector`] from T to eps | Song et al. 2021, Alg. 1-5 |
 //! | [`EulerMaruyama`], [`ReverseDiffusion`], [`AncestralSampling`], [`NonePredictor`] | predictors | Song et al. 2021 |
 //! | [`LangevinCorrector`], [`AnnealedLangevinCorrector`], [`NoneCorrector`] | correctors | Song et al. 2021 |
-//! | [`solve_ode`] with [`Tableau`] and [`StepControl`] | Euler, Heun, RK4, adaptive Dormand-Prince 5(4) | Dormand & Prince 1980 |
+//! | [`solve_ode`] with a [`Tableau`] and a [`StepSizeController`] | Euler, Heun, RK4, Dormand-Prince 5(4) or your own ([`Tableau::new`]); [`ConstantSteps`] or [`PiController`] | Dormand & Prince 1980; Hairer et al. 1993 |
 //! | [`DdpmSampler`] | ancestral sampling of a DDPM chain, sigma^2 = beta or beta-tilde | Ho et al. 2020, Alg. 2 |
 //! | [`DdimSampler`] | DDIM, eta = 0 deterministic, eta > 0 stochastic | Song, Meng & Ermon 2021 |
 //!
@@ -26,6 +30,7 @@ mod error;
 mod langevin;
 mod observer;
 mod ode;
+mod output;
 mod pc;
 mod predictor;
 
@@ -34,8 +39,11 @@ pub use ddpm::{DdimSampler, DdpmSampler, DdpmVariance};
 pub use error::{Result, SamplerError};
 pub use langevin::{AnnealedLangevin, LangevinDynamics};
 pub use observer::{NoObserver, Observer, Progress, StepInfo, Trajectory};
-pub use ode::{OdeSolution, StepControl, Tableau, solve_ode};
-pub use pc::{FinalStep, PcOutput, PcSampler};
+pub use ode::{
+    ConstantSteps, OdeSolution, PiController, StepDecision, StepSizeController, Tableau, solve_ode,
+};
+pub use output::SampleOutput;
+pub use pc::{FinalStep, PcSampler};
 pub use predictor::{
     AncestralSampling, EulerMaruyama, NonePredictor, Predictor, PredictorStep, ReverseDiffusion,
 };

@@ -1,9 +1,9 @@
 use burn::prelude::*;
-use sgm_core::tensor::time_like;
+use sgm_core::tensor::{column, time_like};
 use sgm_core::{NoiseSource, NoiseSourceExt, ScoreModel};
-use sgm_sde::{ReverseSde, Sde};
+use sgm_sde::{Ancestral, Discretize, ReverseSde, Sde};
 
-use crate::{Result, SamplerError};
+use crate::Result;
 
 /// The result of one predictor step.
 #[derive(Debug, Clone)]
@@ -17,15 +17,18 @@ pub struct PredictorStep {
 /// One step of a reverse-time integrator from `t` down to `t_next < t`: the "P" of a
 /// predictor-corrector sampler (Song et al., ICLR 2021, sec. 4.2).
 ///
-/// Write your own and combine it with any [`Corrector`](crate::Corrector) in a
-/// [`PcSampler`](crate::PcSampler).
+/// A predictor owns its configuration (its SDE) and takes the model at every call, so one
+/// predictor serves any model. Write your own and combine it with any
+/// [`Corrector`](crate::Corrector) in a [`PcSampler`](crate::PcSampler).
 pub trait Predictor {
-    /// Advances `x` (`[batch, dim]`) from `t` to `t_next`.
+    /// Advances `x` (`[batch, dim]`) from `t` to `t_next` with scores from `model`.
     ///
     /// # Errors
-    /// A discretisation outside its range ([`SamplerError::Sde`]).
-    fn step(
+    /// A discretisation outside its range ([`SamplerError::Sde`](crate::SamplerError::Sde)), a
+    /// model output of the wrong shape ([`SamplerError::Core`](crate::SamplerError::Core)).
+    fn step<M: ScoreModel + ?Sized>(
         &self,
+        model: &M,
         x: Tensor<2>,
         t: f64,
         t_next: f64,
@@ -39,14 +42,15 @@ pub trait Predictor {
 }
 
 impl<P: Predictor + ?Sized> Predictor for &P {
-    fn step(
+    fn step<M: ScoreModel + ?Sized>(
         &self,
+        model: &M,
         x: Tensor<2>,
         t: f64,
         t_next: f64,
         noise: &mut dyn NoiseSource,
     ) -> Result<PredictorStep> {
-        (**self).step(x, t, t_next, noise)
+        (**self).step(model, x, t, t_next, noise)
     }
 
     fn evaluations(&self) -> usize {
@@ -54,11 +58,11 @@ impl<P: Predictor + ?Sized> Predictor for &P {
     }
 }
 
-/// Adds `scale z` to a mean, z standard normal.
-fn add_noise(mean: Tensor<2>, scale: f64, noise: &mut dyn NoiseSource) -> PredictorStep {
+/// Adds `scale z` to a mean, z standard normal, with one scale per sample (`[batch]`).
+fn add_noise(mean: Tensor<2>, scale: Tensor<1>, noise: &mut dyn NoiseSource) -> PredictorStep {
     let z = noise.normal_like(&mean);
     PredictorStep {
-        x: mean.clone() + z * scale,
+        x: mean.clone() + z * column(scale),
         mean,
     }
 }
@@ -69,150 +73,145 @@ fn add_noise(mean: Tensor<2>, scale: f64, noise: &mut dyn NoiseSource) -> Predic
 /// x' = x - [f(x, t) - g(t)^2 s(x, t)] dt + g(t) sqrt(dt) z.
 /// ```
 ///
+/// Works with any [`Sde`], a user's own included.
+///
 /// ```
-/// use burn::prelude::*;
 /// use sgm_samplers::EulerMaruyama;
 /// use sgm_sde::VpSde;
-/// let vp = VpSde::default();
-/// let score = |x: Tensor<2>, _t: Tensor<1>| -x;
-/// let predictor = EulerMaruyama::new(&vp, &score);
+/// let predictor = EulerMaruyama::new(VpSde::default());
+/// let shared = EulerMaruyama::new(std::sync::Arc::new(VpSde::default()));
 /// ```
-#[derive(Debug)]
-pub struct EulerMaruyama<'a, S: ?Sized, M: ?Sized> {
-    reverse: ReverseSde<'a, S, M>,
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EulerMaruyama<S> {
+    reverse: ReverseSde<S>,
 }
 
-impl<'a, S: Sde + ?Sized, M: ScoreModel + ?Sized> EulerMaruyama<'a, S, M> {
-    /// The predictor for `sde` with scores from `model`.
-    pub fn new(sde: &'a S, model: &'a M) -> Self {
+impl<S: Sde> EulerMaruyama<S> {
+    /// The predictor for `sde` (pass `&sde` or an `Arc` to share one).
+    pub fn new(sde: S) -> Self {
         Self {
-            reverse: ReverseSde::new(sde, model),
+            reverse: ReverseSde::new(sde),
         }
     }
 }
 
-impl<S: Sde + ?Sized, M: ScoreModel + ?Sized> Predictor for EulerMaruyama<'_, S, M> {
-    fn step(
+impl<S: Sde> Predictor for EulerMaruyama<S> {
+    fn step<M: ScoreModel + ?Sized>(
         &self,
+        model: &M,
         x: Tensor<2>,
         t: f64,
         t_next: f64,
         noise: &mut dyn NoiseSource,
     ) -> Result<PredictorStep> {
         let dt = t - t_next;
-        let drift = self.reverse.drift(x.clone(), t)?.drift;
+        let reverse = self.reverse.drift(model, x.clone(), t)?;
         Ok(add_noise(
-            x - drift * dt,
-            self.reverse.diffusion_at(t) * dt.sqrt(),
+            x - reverse.drift * dt,
+            reverse.diffusion * dt.sqrt(),
             noise,
         ))
     }
 }
 
 /// The reverse-diffusion predictor (Song et al. 2021, eq. 47): the forward discretisation
-/// x_i = x_{i-1} + f_i + G_i z of the SDE ([`Sde::discretize`]: SMLD for VE, DDPM for VP,
+/// x_i = x_{i-1} + f_i + G_i z of the SDE ([`Discretize`]: SMLD for VE, DDPM for VP,
 /// Euler-Maruyama otherwise) run backwards,
 ///
 /// ```text
 /// x' = x - f_i(x) + G_i^2 s(x, t) + G_i z.
 /// ```
-#[derive(Debug)]
-pub struct ReverseDiffusion<'a, S: ?Sized, M: ?Sized> {
-    reverse: ReverseSde<'a, S, M>,
+///
+/// ```
+/// use sgm_samplers::ReverseDiffusion;
+/// use sgm_sde::VeSde;
+/// let predictor = ReverseDiffusion::new(VeSde::default());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReverseDiffusion<S> {
+    reverse: ReverseSde<S>,
 }
 
-impl<'a, S: Sde + ?Sized, M: ScoreModel + ?Sized> ReverseDiffusion<'a, S, M> {
-    /// The predictor for `sde` with scores from `model`.
-    pub fn new(sde: &'a S, model: &'a M) -> Self {
+impl<S: Discretize> ReverseDiffusion<S> {
+    /// The predictor for `sde`.
+    pub fn new(sde: S) -> Self {
         Self {
-            reverse: ReverseSde::new(sde, model),
+            reverse: ReverseSde::new(sde),
         }
     }
 }
 
-impl<S: Sde + ?Sized, M: ScoreModel + ?Sized> Predictor for ReverseDiffusion<'_, S, M> {
-    fn step(
+impl<S: Discretize> Predictor for ReverseDiffusion<S> {
+    fn step<M: ScoreModel + ?Sized>(
         &self,
+        model: &M,
         x: Tensor<2>,
         t: f64,
         t_next: f64,
         noise: &mut dyn NoiseSource,
     ) -> Result<PredictorStep> {
-        let step = self.reverse.discretize(x.clone(), t, t - t_next)?;
+        let step = self.reverse.discretize(model, x.clone(), t, t - t_next)?;
         Ok(add_noise(x - step.f, step.g, noise))
     }
 }
 
 /// Ancestral sampling (Ho et al. 2020 for VP; Song et al. 2021, appendix F, for VE): the
 /// posterior q(x_{i-1} | x_i, x_0) of the SDE's discretisation with Tweedie's estimate of x_0,
-/// x' = a x + b s(x, t) + c z with the coefficients of [`Sde::ancestral_step`].
+/// x' = a x + b s(x, t) + c z with the coefficients of [`Ancestral::ancestral_step`].
 ///
-/// Only the VE and VP SDEs have such a step: [`AncestralSampling::new`] refuses others.
+/// Only the VE and VP SDEs have such a step, so only they implement [`Ancestral`]:
 ///
 /// ```
-/// use burn::prelude::*;
-/// use sgm_samplers::{AncestralSampling, SamplerError};
-/// use sgm_sde::{SubVpSde, VpSde};
-/// let score = |x: Tensor<2>, _t: Tensor<1>| -x;
-/// let vp = VpSde::default();
-/// assert!(AncestralSampling::new(&vp, &score).is_ok());
-/// let sub = SubVpSde::default();
-/// assert!(matches!(
-///     AncestralSampling::new(&sub, &score),
-///     Err(SamplerError::AncestralUnsupported { sde: "sub-VP" })
-/// ));
+/// use sgm_samplers::AncestralSampling;
+/// use sgm_sde::VpSde;
+/// let predictor = AncestralSampling::new(VpSde::default());
 /// ```
-#[derive(Debug)]
-pub struct AncestralSampling<'a, S: ?Sized, M: ?Sized> {
-    sde: &'a S,
-    model: &'a M,
+///
+/// and pairing it with another SDE does not compile:
+///
+/// ```compile_fail
+/// use sgm_samplers::AncestralSampling;
+/// use sgm_sde::SubVpSde;
+/// let predictor = AncestralSampling::new(SubVpSde::default());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AncestralSampling<S> {
+    sde: S,
 }
 
-impl<'a, S: Sde + ?Sized, M: ScoreModel + ?Sized> AncestralSampling<'a, S, M> {
-    /// The predictor for `sde` with scores from `model`.
-    ///
-    /// # Errors
-    /// [`SamplerError::AncestralUnsupported`] for an SDE without an ancestral step.
-    pub fn new(sde: &'a S, model: &'a M) -> Result<Self> {
-        let probe = sde.t_end() * 1e-3;
-        match sde.ancestral_step(probe, probe * 0.5)? {
-            Some(_) => Ok(Self { sde, model }),
-            None => Err(SamplerError::AncestralUnsupported { sde: sde.name() }),
-        }
+impl<S: Ancestral> AncestralSampling<S> {
+    /// The predictor for `sde`.
+    pub fn new(sde: S) -> Self {
+        Self { sde }
     }
 }
 
-impl<S: Sde + ?Sized, M: ScoreModel + ?Sized> Predictor for AncestralSampling<'_, S, M> {
-    fn step(
+impl<S: Ancestral> Predictor for AncestralSampling<S> {
+    fn step<M: ScoreModel + ?Sized>(
         &self,
+        model: &M,
         x: Tensor<2>,
         t: f64,
         t_next: f64,
         noise: &mut dyn NoiseSource,
     ) -> Result<PredictorStep> {
-        let coeffs =
-            self.sde
-                .ancestral_step(t, t - t_next)?
-                .ok_or(SamplerError::AncestralUnsupported {
-                    sde: self.sde.name(),
-                })?;
-        let score = self.model.checked_score(x.clone(), time_like(t, &x))?;
-        Ok(add_noise(
-            x * coeffs.x_coeff + score * coeffs.score_coeff,
-            coeffs.noise_std,
-            noise,
-        ))
+        let coeffs = self.sde.ancestral_step(t, t - t_next)?;
+        let score = model.checked_score(x.clone(), time_like(t, &x))?;
+        let mean = x * coeffs.x_coeff + score * coeffs.score_coeff;
+        let scale = time_like(coeffs.noise_std, &mean);
+        Ok(add_noise(mean, scale, noise))
     }
 }
 
 /// The predictor that does nothing (x' = x): PC sampling with it runs the corrector alone at
 /// each time of the grid, score_sde's corrector-only sampling.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NonePredictor;
 
 impl Predictor for NonePredictor {
-    fn step(
+    fn step<M: ScoreModel + ?Sized>(
         &self,
+        _model: &M,
         x: Tensor<2>,
         _t: f64,
         _t_next: f64,

@@ -143,8 +143,10 @@ fn ddpm_ancestral_sampling_matches_the_chain_moments() {
     {
         let (x_n, mut noise) = prior(10 + k as u64);
         let x = DdpmSampler::new(b.clone(), variance)
+            .unwrap()
             .sample(&exact, x_n, &mut noise, &mut NoObserver)
-            .unwrap();
+            .unwrap()
+            .x;
         check(&format!("DDPM {variance:?}"), x, &ddpm_moments(variance));
     }
     // The chain's law differs from the data's (variance 0.6 in the second axis): the closed
@@ -167,7 +169,8 @@ fn ddim_matches_the_chain_moments_deterministic_and_stochastic() {
         let (x_n, mut noise) = prior(20 + k as u64);
         let x = ddim
             .sample(&exact, x_n, &mut noise, &mut NoObserver)
-            .unwrap();
+            .unwrap()
+            .x;
         check(
             &format!("DDIM S = {steps}, eta = {eta}"),
             x,

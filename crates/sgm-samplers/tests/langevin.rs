@@ -5,7 +5,7 @@
 use burn::prelude::*;
 use burn::tensor::DType;
 use sgm_core::tensor::{from_f64, to_f64};
-use sgm_core::{HostNoise, Noise, NoiseSourceExt};
+use sgm_core::{HostNoise, Noise, NoiseSourceExt, score_fn};
 use sgm_data::{ExactDensity, GaussianMixture};
 use sgm_samplers::{AnnealedLangevin, LangevinDynamics, NoObserver, Trajectory};
 use sgm_schedules::GeometricSigmas;
@@ -90,7 +90,7 @@ fn langevin_with_the_exact_score_keeps_the_basin_shares_of_its_start() {
     // n = 4096 (generous: only the ~250 points within 0.5 of the line, where one step's noise
     // sqrt(2 eps) = 0.45 in y can carry them across, are random at all).
     let two = GaussianMixture::two_modes();
-    let score = |x: Tensor<2>, _t: Tensor<1>| two.score(x);
+    let score = score_fn(|x: Tensor<2>, _t| two.score(x));
     let (x0, mut noise) = start(1, PARTICLES);
     let eps = 0.1;
     let c = basin_boundary();
@@ -100,7 +100,8 @@ fn langevin_with_the_exact_score_keeps_the_basin_shares_of_its_start() {
     let x = LangevinDynamics::new(eps, 1000)
         .unwrap()
         .sample(&score, x0.clone(), 0.0, &mut noise, &mut NoObserver)
-        .unwrap();
+        .unwrap()
+        .x;
     let low = two.component_shares(x.clone())[0];
     let se = (predicted * (1.0 - predicted) / n).sqrt();
     assert!(
@@ -156,7 +157,7 @@ fn langevin_bias_on_gaussian_data_matches_its_closed_form() {
     let (n, steps) = (50_000, 400);
     let device = Device::flex();
     let mu_t = from_f64(&mu, [1, 2], &device, DType::F64);
-    let score = |x: Tensor<2>, _t: Tensor<1>| (x - mu_t.clone()) * (-1.0 / s2);
+    let score = score_fn(|x: Tensor<2>, _t| (x - mu_t.clone()) * (-1.0 / s2));
     // Standard errors over the N = 2n i.i.d. coordinates (independent under an isotropic
     // target), mean known: sqrt(V / n) for each axis' mean, sqrt(2 / N) V for the pooled mean
     // squared residual.
@@ -169,7 +170,8 @@ fn langevin_bias_on_gaussian_data_matches_its_closed_form() {
         let x = LangevinDynamics::new(eps, steps)
             .unwrap()
             .sample(&score, x0, 0.0, &mut noise, &mut NoObserver)
-            .unwrap();
+            .unwrap()
+            .x;
         let xs = to_f64(x);
         for (a, mu_a) in mu.iter().enumerate() {
             let m = xs.iter().skip(a).step_by(2).sum::<f64>() / n as f64;
@@ -215,7 +217,8 @@ fn annealed_share(steps: usize, particles: usize, seed: u64) -> f64 {
     let x = AnnealedLangevin::new(levels, steps, 0.1)
         .unwrap()
         .sample(&exact, x0, &mut noise, &mut NoObserver)
-        .unwrap();
+        .unwrap()
+        .x;
     two.component_shares(x)[0]
 }
 
@@ -269,8 +272,9 @@ fn annealed_langevin_steps_are_alpha_i_over_2_at_the_level_times() {
     let start = [0.3, -1.2, 2.5, 0.7, -1.1, -3.0];
     let mu = [1.0, -2.0];
     let mu_t = from_f64(&mu, [1, 2], &device, DType::F64);
-    let score =
-        |x: Tensor<2>, t: Tensor<1>| (x - mu_t.clone()) * (t.unsqueeze_dim::<2>(1) + 1.0) * (-0.5);
+    let score = score_fn(|x: Tensor<2>, t: Tensor<1>| {
+        (x - mu_t.clone()) * (t.unsqueeze_dim::<2>(1) + 1.0) * (-0.5)
+    });
     let host_score = |x: &[f64], t: f64| -> Vec<f64> {
         x.iter()
             .enumerate()
@@ -285,7 +289,8 @@ fn annealed_langevin_steps_are_alpha_i_over_2_at_the_level_times() {
         .unwrap()
         .with_denoising(true)
         .sample(&score, x0.clone(), &mut HostNoise::new(8), &mut trajectory)
-        .unwrap();
+        .unwrap()
+        .x;
 
     let mut replay = HostNoise::new(8);
     let mut h = start.to_vec();

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use burn::prelude::*;
 use burn::tensor::DType;
 use sgm_core::tensor::to_f64;
-use sgm_core::{CountingScoreModel, HostNoise};
+use sgm_core::{CountingScoreModel, HostNoise, ScoreFn, ScoreModel, score_fn};
 use sgm_data::{ExactDensity, GaussianMixture};
 use sgm_samplers::{
     AncestralSampling, AnnealedLangevinCorrector, Corrector, EulerMaruyama, FinalStep,
@@ -14,7 +14,7 @@ use sgm_samplers::{
     ReverseDiffusion, SamplerError,
 };
 use sgm_schedules::TimeGrid;
-use sgm_sde::{LinearSde, Sde, SubVpSde, VeSde, VpSde};
+use sgm_sde::{CorrectorAlpha, Discretize, LinearSde, Sde, SubVpSde, VeSde, VpSde};
 
 const PARTICLES: usize = 4096;
 
@@ -65,8 +65,9 @@ fn metrics(x: Tensor<2>) -> Metrics {
     }
 }
 
-fn run<P: Predictor, C: Corrector>(
-    sde: &dyn LinearSde,
+fn run<S: Sde, M: ScoreModel, P: Predictor, C: Corrector>(
+    sde: &S,
+    model: &M,
     predictor: &P,
     corrector: &C,
     eps: f64,
@@ -76,73 +77,113 @@ fn run<P: Predictor, C: Corrector>(
     let sampler = PcSampler::new(predictor, corrector, grid, FinalStep::Mean).unwrap();
     let mut noise = HostNoise::new(seed);
     let x_t = sde.prior_sample([PARTICLES, 2], &device(), DType::F32, &mut noise);
-    metrics(sampler.sample(x_t, &mut noise, &mut NoObserver).unwrap().x)
+    metrics(
+        sampler
+            .sample(model, x_t, &mut noise, &mut NoObserver)
+            .unwrap()
+            .x,
+    )
+}
+
+/// The sweep over predictor x corrector pairs: one seed per pair, in order, and the problems
+/// found. Predictors and correctors take the model at the call and are generic in it, so they
+/// are not trait objects: each pair is a call of [`Sweep::pair`].
+struct Sweep {
+    ring: GaussianMixture,
+    seed: u64,
+    failures: Vec<String>,
+}
+
+impl Sweep {
+    /// EM and RD, each with the three correctors.
+    fn sde<S: LinearSde + Discretize + CorrectorAlpha + Copy>(&mut self, sde: S, eps: f64) {
+        self.predictor(sde, eps, "EM", &EulerMaruyama::new(sde));
+        self.predictor(sde, eps, "RD", &ReverseDiffusion::new(sde));
+    }
+
+    /// `predictor` with no corrector, the Langevin corrector and the annealed one.
+    fn predictor<S: LinearSde + CorrectorAlpha + Copy, P: Predictor>(
+        &mut self,
+        sde: S,
+        eps: f64,
+        pname: &str,
+        predictor: &P,
+    ) {
+        let langevin = LangevinCorrector::new(0.16, 1).unwrap().with_alpha(sde);
+        let annealed = AnnealedLangevinCorrector::new(sde, 0.16, 1).unwrap();
+        self.pair(sde, eps, pname, predictor, "none", &NoneCorrector);
+        self.pair(sde, eps, pname, predictor, "Langevin", &langevin);
+        self.pair(sde, eps, pname, predictor, "annealed", &annealed);
+    }
+
+    fn pair<S: LinearSde, P: Predictor, C: Corrector>(
+        &mut self,
+        sde: S,
+        eps: f64,
+        pname: &str,
+        p: &P,
+        cname: &str,
+        c: &C,
+    ) {
+        let ring = &self.ring;
+        let exact = ring.perturbed(&sde);
+        self.seed += 1;
+        let m = run(&sde, &exact, p, c, eps, self.seed);
+        let n = PARTICLES as f64;
+        let mut problems = Vec::new();
+        // Mode shares: binomial standard error sqrt(w (1 - w) / n) per mode, 4 of them.
+        for (k, (share, w)) in m.shares.iter().zip(ring.weights()).enumerate() {
+            if (share - w).abs() > 4.0 * (w * (1.0 - w) / n).sqrt() {
+                problems.push(format!("mode {k} share {share:.4} vs {w:.4}"));
+            }
+        }
+        // Within-mode variance 0.25, pooled over both axes (2n residuals, independent
+        // within an isotropic mode): standard error 0.25 sqrt(2 / 2n); 4 of them.
+        let pooled = (m.variance[0] + m.variance[1]) / 2.0;
+        if (pooled - 0.25).abs() > 4.0 * 0.25 * (1.0 / n).sqrt() {
+            problems.push(format!("within-mode variance {pooled:.4}"));
+        }
+        // Mean true log-density: 4 standard errors of the samples' own spread (the
+        // reference's standard error, 0.002, is negligible).
+        if (m.mean_log_p - minus_entropy()).abs() > 4.0 * m.log_p_se {
+            problems.push(format!(
+                "mean log p {:.4} +- {:.4} vs -H = {:.4}",
+                m.mean_log_p,
+                m.log_p_se,
+                minus_entropy()
+            ));
+        }
+        if !problems.is_empty() {
+            self.failures.push(format!(
+                "{} {pname}+{cname}: {}",
+                sde.name(),
+                problems.join(", ")
+            ));
+        }
+    }
 }
 
 #[test]
 fn every_pc_pair_samples_ring8_weighted() {
-    let ring = GaussianMixture::ring8_weighted();
+    let mut sweep = Sweep {
+        ring: GaussianMixture::ring8_weighted(),
+        seed: 0,
+        failures: Vec::new(),
+    };
     let ve = VeSde::default();
     let vp = VpSde::default();
     let sub = SubVpSde::default();
-    let sdes: [(&dyn LinearSde, f64); 3] = [(&ve, 1e-5), (&vp, 1e-3), (&sub, 1e-3)];
-    let mut failures: Vec<String> = Vec::new();
-    let mut seed = 0;
-    for (sde, eps) in sdes {
-        let exact = ring.perturbed(sde);
-        let em = EulerMaruyama::new(sde, &exact);
-        let rd = ReverseDiffusion::new(sde, &exact);
-        let ancestral = AncestralSampling::new(sde, &exact);
-        let langevin = LangevinCorrector::new(sde, &exact, 0.16, 1).unwrap();
-        let annealed = AnnealedLangevinCorrector::new(sde, &exact, 0.16, 1).unwrap();
-        let mut predictors: Vec<(&str, &dyn Predictor)> = vec![("EM", &em), ("RD", &rd)];
-        match &ancestral {
-            Ok(a) => predictors.push(("ancestral", a)),
-            Err(e) => assert_eq!(*e, SamplerError::AncestralUnsupported { sde: "sub-VP" }),
-        }
-        let correctors: [(&str, &dyn Corrector); 3] = [
-            ("none", &NoneCorrector),
-            ("Langevin", &langevin),
-            ("annealed", &annealed),
-        ];
-        for (pname, p) in &predictors {
-            for (cname, c) in correctors {
-                seed += 1;
-                let m = run(sde, p, &c, eps, seed);
-                let n = PARTICLES as f64;
-                let mut problems = Vec::new();
-                // Mode shares: binomial standard error sqrt(w (1 - w) / n) per mode, 4 of them.
-                for (k, (share, w)) in m.shares.iter().zip(ring.weights()).enumerate() {
-                    if (share - w).abs() > 4.0 * (w * (1.0 - w) / n).sqrt() {
-                        problems.push(format!("mode {k} share {share:.4} vs {w:.4}"));
-                    }
-                }
-                // Within-mode variance 0.25, pooled over both axes (2n residuals, independent
-                // within an isotropic mode): standard error 0.25 sqrt(2 / 2n); 4 of them.
-                let pooled = (m.variance[0] + m.variance[1]) / 2.0;
-                if (pooled - 0.25).abs() > 4.0 * 0.25 * (1.0 / n).sqrt() {
-                    problems.push(format!("within-mode variance {pooled:.4}"));
-                }
-                // Mean true log-density: 4 standard errors of the samples' own spread (the
-                // reference's standard error, 0.002, is negligible).
-                if (m.mean_log_p - minus_entropy()).abs() > 4.0 * m.log_p_se {
-                    problems.push(format!(
-                        "mean log p {:.4} +- {:.4} vs -H = {:.4}",
-                        m.mean_log_p,
-                        m.log_p_se,
-                        minus_entropy()
-                    ));
-                }
-                if !problems.is_empty() {
-                    failures.push(format!(
-                        "{} {pname}+{cname}: {}",
-                        sde.name(),
-                        problems.join(", ")
-                    ));
-                }
-            }
-        }
-    }
+    // The pairs in the order (and so with the seeds) of the sweep over VE, VP, sub-VP with the
+    // predictors EM, RD, ancestral each.
+    sweep.sde(ve, 1e-5);
+    sweep.predictor(ve, 1e-5, "ancestral", &AncestralSampling::new(ve));
+    sweep.sde(vp, 1e-3);
+    sweep.predictor(vp, 1e-3, "ancestral", &AncestralSampling::new(vp));
+    sweep.sde(sub, 1e-3);
+    // Sub-VP has no ancestral step: `AncestralSampling::new(sub)` does not compile (sub-VP does
+    // not implement `Ancestral`; the compile_fail doctest of `AncestralSampling` checks it), so
+    // the former run-time check of `SamplerError::AncestralUnsupported` is gone.
+    let failures = sweep.failures;
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
@@ -152,17 +193,16 @@ fn reported_nfe_matches_a_counting_model() {
     let vp = VpSde::default();
     let exact = ring.perturbed(&vp);
     let counted = CountingScoreModel::new(exact);
-    let predictor = ReverseDiffusion::new(&vp, &counted);
-    let corrector = LangevinCorrector::new(&vp, &counted, 0.16, 2).unwrap();
+    let predictor = ReverseDiffusion::new(vp);
+    let corrector = LangevinCorrector::new(0.16, 2).unwrap().with_alpha(vp);
     let grid = TimeGrid::uniform(1.0, 1e-3, 51).unwrap();
-    let tweedie = FinalStep::Tweedie {
-        model: &counted,
-        marginals: &vp,
-    };
-    let sampler = PcSampler::new(&predictor, &corrector, grid, tweedie).unwrap();
+    let tweedie = FinalStep::tweedie(vp);
+    let sampler = PcSampler::new(predictor, corrector, grid, tweedie).unwrap();
     let mut noise = HostNoise::new(0);
     let x_t = vp.prior_sample([64, 2], &device(), DType::F32, &mut noise);
-    let out = sampler.sample(x_t, &mut noise, &mut NoObserver).unwrap();
+    let out = sampler
+        .sample(&counted, x_t, &mut noise, &mut NoObserver)
+        .unwrap();
     // 50 steps x (1 predictor + 2 corrector evaluations) + 1 Tweedie evaluation.
     assert_eq!(out.nfe, 151);
     assert_eq!(counted.evaluations(), out.nfe);
@@ -172,20 +212,21 @@ fn reported_nfe_matches_a_counting_model() {
 fn a_non_finite_state_stops_the_sampler_with_its_step_and_time() {
     let vp = VpSde::default();
     // The score turns NaN below t = 0.5.
-    let broken = |x: Tensor<2>, t: Tensor<1>| {
+    let broken = score_fn(|x: Tensor<2>, t: Tensor<1>| {
         let below = t.lower_elem(0.5).unsqueeze_dim::<2>(1).expand(x.dims());
         (-x).mask_fill(below, f32::NAN)
-    };
-    let predictor = EulerMaruyama::new(&vp, &broken);
+    });
+    let predictor = EulerMaruyama::new(vp);
     let grid = TimeGrid::uniform(1.0, 0.0, 11).unwrap();
-    let sampler = PcSampler::new(&predictor, &NoneCorrector, grid, FinalStep::Sample).unwrap();
+    let sampler = PcSampler::new(&predictor, NoneCorrector, grid, FinalStep::Sample).unwrap();
     let mut noise = HostNoise::new(0);
     let x_t = vp.prior_sample([8, 2], &device(), DType::F32, &mut noise);
     let err = sampler
-        .sample(x_t, &mut noise, &mut NoObserver)
+        .sample(&broken, x_t, &mut noise, &mut NoObserver)
         .unwrap_err();
     // Step 5 runs from t = 0.5 (finite score) to 0.4; step 6 evaluates at t = 0.4 and ends at
-    // 0.3 with a NaN state.
+    // 0.3 with a NaN state. The sampler runs to the end of the grid (the check is read back
+    // once) and names that first bad step, not a later one.
     match err {
         SamplerError::NonFinite { step, t } => {
             assert_eq!(step, 6);
@@ -194,7 +235,7 @@ fn a_non_finite_state_stops_the_sampler_with_its_step_and_time() {
         other => panic!("unexpected {other:?}"),
     }
     let increasing = TimeGrid::uniform(0.0, 1.0, 11).unwrap();
-    assert!(PcSampler::new(&predictor, &NoneCorrector, increasing, FinalStep::Sample).is_err());
+    assert!(PcSampler::new(&predictor, NoneCorrector, increasing, FinalStep::Sample).is_err());
 }
 
 /// Batch mean of the per-sample Euclidean norms of a row-major `[b, 2]` array.
@@ -216,16 +257,17 @@ fn host_score(x: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-fn linear_score() -> impl Fn(Tensor<2>, Tensor<1>) -> Tensor<2> {
+fn linear_score() -> ScoreFn<impl Fn(Tensor<2>, Tensor<1>) -> Tensor<2>> {
     let mu = sgm_core::tensor::from_f64(&MU, [1, 2], &device(), DType::F64);
-    move |x: Tensor<2>, _t: Tensor<1>| (x - mu.clone()) * (-1.0 / V)
+    score_fn(move |x: Tensor<2>, _t: Tensor<1>| (x - mu.clone()) * (-1.0 / V))
 }
 
 /// Replays `moves` Langevin moves x' = x + e s + sqrt(2 e) z on the host with the normals the
 /// corrector draws (HostNoise is reproducible: the same seed and shapes give the same numbers)
-/// and the step e = step(s, z), and compares with the corrector's output at 1e-12.
-fn check_moves(
-    corrector: &dyn Corrector,
+/// and the step e = step(s, z), and compares with the corrector's output (scores from
+/// [`linear_score`]) at 1e-12.
+fn check_moves<C: Corrector>(
+    corrector: &C,
     t: f64,
     dt: f64,
     moves: usize,
@@ -233,7 +275,12 @@ fn check_moves(
 ) -> Vec<f64> {
     let x0 = sgm_core::tensor::from_f64(&STATE, [4, 2], &device(), DType::F64);
     let mut noise = HostNoise::new(77);
-    let got = to_f64(corrector.correct(x0.clone(), t, dt, &mut noise).unwrap());
+    let score = linear_score();
+    let got = to_f64(
+        corrector
+            .correct(&score, x0.clone(), t, dt, &mut noise)
+            .unwrap(),
+    );
     let mut replay = HostNoise::new(77);
     let mut x = STATE.to_vec();
     let mut steps = Vec::new();
@@ -258,7 +305,7 @@ fn check_moves(
     steps
 }
 
-/// Mutation checked: dropping the factor 2 (`2.0 * self.sde.corrector_alpha`), dropping alpha,
+/// Mutation checked: dropping the factor 2 (`2.0 * self.alpha.corrector_alpha`), dropping alpha,
 /// dropping the square of the norm ratio in e = 2 alpha (snr |z| / |s|)^2, and taking squared
 /// norms (dropping the `sqrt` in `mean_norm`) each fail.
 #[test]
@@ -266,10 +313,9 @@ fn the_langevin_corrector_step_follows_the_snr_rule() {
     // e = 2 alpha (snr |z| / |s|)^2 with |z|, |s| batch means of per-sample norms and, for VP,
     // alpha = 1 - beta(t) dt, beta(t) = 0.1 + 19.9 t: at t = 0.6, dt = 0.01, alpha = 0.8796.
     let vp = VpSde::default();
-    let score = linear_score();
     let (snr, t, dt): (f64, f64, f64) = (0.3, 0.6, 0.01);
     let alpha = 1.0 - (0.1 + 19.9 * t) * dt;
-    let corrector = LangevinCorrector::new(&vp, &score, snr, 2).unwrap();
+    let corrector = LangevinCorrector::new(snr, 2).unwrap().with_alpha(vp);
     let steps = check_moves(&corrector, t, dt, 2, |s, z| {
         2.0 * alpha * (snr * mean_norm(z) / mean_norm(s)).powi(2)
     });
@@ -284,12 +330,11 @@ fn the_annealed_langevin_corrector_step_follows_its_rule() {
     // e = 2 alpha (snr std(t))^2, the same at every move; VP: std(t)^2 = 1 - exp(-B(t)) with
     // B(t) = 0.1 t + 19.9 t^2 / 2, alpha = 1 - beta(t) dt.
     let vp = VpSde::default();
-    let score = linear_score();
     let (snr, t, dt): (f64, f64, f64) = (0.3, 0.6, 0.01);
     let alpha = 1.0 - (0.1 + 19.9 * t) * dt;
     let var = -(-(0.1 * t + 19.9 * t * t / 2.0)).exp_m1();
     let e = 2.0 * alpha * snr * snr * var;
-    let corrector = AnnealedLangevinCorrector::new(&vp, &score, snr, 2).unwrap();
+    let corrector = AnnealedLangevinCorrector::new(vp, snr, 2).unwrap();
     check_moves(&corrector, t, dt, 2, |_, _| e);
 }
 
@@ -298,9 +343,10 @@ fn the_annealed_langevin_corrector_step_follows_its_rule() {
 #[test]
 fn the_none_predictor_leaves_the_state_and_the_noise_untouched() {
     let x0 = sgm_core::tensor::from_f64(&STATE, [4, 2], &device(), DType::F64);
+    let counted = CountingScoreModel::new(linear_score());
     let mut noise = HostNoise::new(5);
     let step = NonePredictor
-        .step(x0.clone(), 0.7, 0.6, &mut noise)
+        .step(&counted, x0.clone(), 0.7, 0.6, &mut noise)
         .unwrap();
     assert_eq!(to_f64(step.x), STATE.to_vec());
     assert_eq!(to_f64(step.mean), STATE.to_vec());
@@ -308,17 +354,19 @@ fn the_none_predictor_leaves_the_state_and_the_noise_untouched() {
     // PC sampling with neither predictor nor corrector returns the start exactly, with no
     // evaluation and no draw from the noise source.
     let sampler = PcSampler::new(
-        &NonePredictor,
-        &NoneCorrector,
+        NonePredictor,
+        NoneCorrector,
         TimeGrid::uniform(1.0, 1e-3, 11).unwrap(),
         FinalStep::Sample,
     )
     .unwrap();
     let out = sampler
-        .sample(x0.clone(), &mut noise, &mut NoObserver)
+        .sample(&counted, x0.clone(), &mut noise, &mut NoObserver)
         .unwrap();
     assert_eq!(to_f64(out.x), STATE.to_vec());
     assert_eq!(out.nfe, 0);
+    // The model given at the call was never evaluated.
+    assert_eq!(counted.evaluations(), 0);
     let next = |n: &mut HostNoise| to_f64(sgm_core::NoiseSourceExt::normal_like(n, &x0));
     assert_eq!(next(&mut noise), next(&mut HostNoise::new(5)));
 }
@@ -354,10 +402,10 @@ fn corrector_only_sampling_reaches_the_target_from_a_wrong_start() {
     let exact = data.perturbed(&ve);
     let counted = CountingScoreModel::new(exact);
     let snr = 0.5;
-    let corrector = LangevinCorrector::new(&ve, &counted, snr, 1).unwrap();
+    let corrector = LangevinCorrector::new(snr, 1).unwrap().with_alpha(ve);
     let (from, to, steps) = (1e-2, 1e-3, 200);
     let grid = TimeGrid::uniform(from, to, steps + 1).unwrap();
-    let sampler = PcSampler::new(&NonePredictor, &corrector, grid, FinalStep::Sample).unwrap();
+    let sampler = PcSampler::new(NonePredictor, corrector, grid, FinalStep::Sample).unwrap();
     let n = 16_384;
     let mut noise = HostNoise::new(99);
     let start = sgm_core::NoiseSourceExt::normal_like(
@@ -365,7 +413,9 @@ fn corrector_only_sampling_reaches_the_target_from_a_wrong_start() {
         &Tensor::<2>::zeros([n, 2], (&device(), DType::F64)),
     ) * 0.1
         + sgm_core::tensor::from_f64(&[-2.0, 3.0], [1, 2], &device(), DType::F64);
-    let out = sampler.sample(start, &mut noise, &mut NoObserver).unwrap();
+    let out = sampler
+        .sample(&counted, start, &mut noise, &mut NoObserver)
+        .unwrap();
     // NonePredictor costs nothing: one evaluation per corrector call.
     assert_eq!((out.nfe, counted.evaluations()), (steps, steps));
 
@@ -403,14 +453,14 @@ fn final_step_mean_returns_the_noise_free_mean_of_the_last_predictor_step() {
     // Mutation checked: `FinalStep::Mean => mean` -> `FinalStep::Mean => x` (pc.rs) makes this
     // fail (it survived every other PC test: the last step's noise is below their bounds).
     let vp = VpSde::default();
-    let score = |x: Tensor<2>, _t: Tensor<1>| -x;
-    let predictor = ReverseDiffusion::new(&vp, &score);
+    let score = score_fn(|x: Tensor<2>, _t| -x);
+    let predictor = ReverseDiffusion::new(vp);
     let x0 = sgm_core::tensor::from_f64(&[1.0, -2.0, 0.5, 3.0], [2, 2], &device(), DType::F64);
     let run = |final_step| {
         let grid = TimeGrid::uniform(1.0, 0.99, 2).unwrap();
-        let sampler = PcSampler::new(&predictor, &NoneCorrector, grid, final_step).unwrap();
+        let sampler = PcSampler::new(&predictor, NoneCorrector, grid, final_step).unwrap();
         let out = sampler
-            .sample(x0.clone(), &mut HostNoise::new(7), &mut NoObserver)
+            .sample(&score, x0.clone(), &mut HostNoise::new(7), &mut NoObserver)
             .unwrap();
         assert_eq!(out.nfe, 1);
         to_f64(out.x)

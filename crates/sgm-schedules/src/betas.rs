@@ -100,16 +100,16 @@ impl DiscreteBetas {
     /// with offset `s` (0.008 in the paper). All arithmetic is in floating point.
     ///
     /// # Errors
-    /// [`ScheduleError::InvalidParameter`] unless s is finite and >= 0;
+    /// [`ScheduleError::Core`] (`CoreError::InvalidParameter`) unless s is finite and >= 0;
     /// [`ScheduleError::TooFewPoints`] if `steps == 0`.
     pub fn cosine(steps: usize, s: f64) -> Result<Self> {
         at_least("steps", steps, 1)?;
         if !(s.is_finite() && s >= 0.0) {
-            return Err(ScheduleError::InvalidParameter {
-                name: "s",
-                value: s,
-                requirement: "finite and >= 0",
-            });
+            return Err(ScheduleError::from(sgm_core::validate::invalid(
+                "s",
+                s,
+                "finite and >= 0",
+            )));
         }
         let f = |i: usize| {
             let u = (i as f64 / steps as f64 + s) / (1.0 + s);

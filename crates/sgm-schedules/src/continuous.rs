@@ -3,6 +3,71 @@ use burn::prelude::*;
 use crate::sigmas::check_sigma_range;
 use crate::{Result, ScheduleError, finite};
 
+/// The noise rate beta(t) >= 0 of a variance-preserving (VP or sub-VP) SDE on [0, T], with its
+/// integral B(t) = int_0^t beta(s) ds, in closed form on the host and as tensors.
+///
+/// Any schedule works: [`LinearBeta`] is Song et al.'s, and a user's own (cosine, a time
+/// rescaling of another schedule) is the four methods below. The SDE's marginals follow from
+/// B alone: m(t) = exp(-B(t) / 2).
+///
+/// ```
+/// use burn::prelude::*;
+/// use sgm_schedules::BetaSchedule;
+///
+/// /// beta(t) = 2 on [0, 1]: B(t) = 2 t.
+/// struct ConstantBeta;
+/// impl BetaSchedule for ConstantBeta {
+///     fn beta(&self, _t: f64) -> f64 { 2.0 }
+///     fn integral(&self, t: f64) -> f64 { 2.0 * t }
+///     fn beta_tensor(&self, t: Tensor<1>) -> Tensor<1> { t.zeros_like() + 2.0 }
+///     fn integral_tensor(&self, t: Tensor<1>) -> Tensor<1> { t * 2.0 }
+/// }
+/// assert_eq!(ConstantBeta.integral(0.5), 1.0);
+/// assert_eq!(ConstantBeta.t_end(), 1.0);
+/// ```
+pub trait BetaSchedule {
+    /// beta(t).
+    fn beta(&self, t: f64) -> f64;
+    /// B(t) = int_0^t beta.
+    fn integral(&self, t: f64) -> f64;
+    /// beta(t) per sample, `[batch]`.
+    fn beta_tensor(&self, t: Tensor<1>) -> Tensor<1>;
+    /// B(t) per sample, `[batch]`.
+    fn integral_tensor(&self, t: Tensor<1>) -> Tensor<1>;
+    /// The terminal time T of the SDE built on this schedule (default 1).
+    fn t_end(&self) -> f64 {
+        1.0
+    }
+}
+
+/// The noise scale sigma(t) of a variance-exploding SDE on [0, T], increasing, with the rate
+/// d sigma(t)^2 / dt that gives the diffusion coefficient g(t) = sqrt(d sigma^2 / dt).
+///
+/// The marginal standard deviation is sqrt(sigma(t)^2 - sigma(0)^2)
+/// ([`SigmaSchedule::variance_from_zero`], which [`GeometricSigma`] computes without
+/// cancellation at small t), the prior N(0, sigma(T)^2 I).
+pub trait SigmaSchedule {
+    /// sigma(t).
+    fn sigma(&self, t: f64) -> f64;
+    /// sigma(t) per sample, `[batch]`.
+    fn sigma_tensor(&self, t: Tensor<1>) -> Tensor<1>;
+    /// d sigma(t)^2 / dt per sample, `[batch]`.
+    fn sigma_sq_rate_tensor(&self, t: Tensor<1>) -> Tensor<1>;
+    /// The terminal time T of the SDE built on this schedule (default 1).
+    fn t_end(&self) -> f64 {
+        1.0
+    }
+    /// sigma(t)^2 - sigma(0)^2, the variance the SDE adds between 0 and t.
+    fn variance_from_zero(&self, t: f64) -> f64 {
+        self.sigma(t).powi(2) - self.sigma(0.0).powi(2)
+    }
+    /// [`SigmaSchedule::variance_from_zero`] per sample, `[batch]`.
+    fn variance_from_zero_tensor(&self, t: Tensor<1>) -> Tensor<1> {
+        let s0 = self.sigma(0.0);
+        self.sigma_tensor(t).square() - s0 * s0
+    }
+}
+
 /// The linear noise rate of the VP and sub-VP SDEs (Song et al., ICLR 2021):
 ///
 /// ```text
@@ -11,7 +76,7 @@ use crate::{Result, ScheduleError, finite};
 /// ```
 ///
 /// ```
-/// use sgm_schedules::LinearBeta;
+/// use sgm_schedules::{BetaSchedule, LinearBeta};
 /// let b = LinearBeta::new(0.1, 20.0)?;
 /// assert!((b.beta(0.5) - 10.05).abs() < 1e-12);
 /// assert!((b.integral(1.0) - 10.05).abs() < 1e-12);
@@ -48,24 +113,22 @@ impl LinearBeta {
     pub fn beta_max(&self) -> f64 {
         self.beta_max
     }
+}
 
-    /// beta(t).
-    pub fn beta(&self, t: f64) -> f64 {
+impl BetaSchedule for LinearBeta {
+    fn beta(&self, t: f64) -> f64 {
         self.beta_min + t * (self.beta_max - self.beta_min)
     }
 
-    /// B(t) = int_0^t beta(s) ds.
-    pub fn integral(&self, t: f64) -> f64 {
+    fn integral(&self, t: f64) -> f64 {
         t * (self.beta_min + 0.5 * t * (self.beta_max - self.beta_min))
     }
 
-    /// beta(t) for a tensor of times (any shape).
-    pub fn beta_tensor<const D: usize>(&self, t: Tensor<D>) -> Tensor<D> {
+    fn beta_tensor(&self, t: Tensor<1>) -> Tensor<1> {
         t * (self.beta_max - self.beta_min) + self.beta_min
     }
 
-    /// B(t) for a tensor of times (any shape).
-    pub fn integral_tensor<const D: usize>(&self, t: Tensor<D>) -> Tensor<D> {
+    fn integral_tensor(&self, t: Tensor<1>) -> Tensor<1> {
         (t.clone() * (0.5 * (self.beta_max - self.beta_min)) + self.beta_min) * t
     }
 }
@@ -78,7 +141,7 @@ impl LinearBeta {
 /// ```
 ///
 /// ```
-/// use sgm_schedules::GeometricSigma;
+/// use sgm_schedules::{GeometricSigma, SigmaSchedule};
 /// let s = GeometricSigma::new(0.01, 50.0)?;
 /// assert!((s.sigma(1.0) - 50.0).abs() < 1e-9);
 /// assert!((s.sigma(0.5) - (0.01f64 * 50.0).sqrt()).abs() < 1e-12);
@@ -117,15 +180,29 @@ impl GeometricSigma {
     pub fn log_ratio(&self) -> f64 {
         (self.sigma_max / self.sigma_min).ln()
     }
+}
 
-    /// sigma(t).
-    pub fn sigma(&self, t: f64) -> f64 {
+impl SigmaSchedule for GeometricSigma {
+    fn sigma(&self, t: f64) -> f64 {
         self.sigma_min * (t * self.log_ratio()).exp()
     }
 
-    /// sigma(t) for a tensor of times (any shape).
-    pub fn sigma_tensor<const D: usize>(&self, t: Tensor<D>) -> Tensor<D> {
+    fn sigma_tensor(&self, t: Tensor<1>) -> Tensor<1> {
         (t * self.log_ratio() + self.sigma_min.ln()).exp()
+    }
+
+    /// d sigma^2 / dt = 2 ln(sigma_max / sigma_min) sigma(t)^2.
+    fn sigma_sq_rate_tensor(&self, t: Tensor<1>) -> Tensor<1> {
+        self.sigma_tensor(t).square() * (2.0 * self.log_ratio())
+    }
+
+    /// sigma_min^2 expm1(2 t ln(sigma_max / sigma_min)), exact at small t.
+    fn variance_from_zero(&self, t: f64) -> f64 {
+        self.sigma_min.powi(2) * (2.0 * t * self.log_ratio()).exp_m1()
+    }
+
+    fn variance_from_zero_tensor(&self, t: Tensor<1>) -> Tensor<1> {
+        sgm_core::tensor::expm1(t * (2.0 * self.log_ratio())) * self.sigma_min.powi(2)
     }
 }
 

@@ -4,6 +4,9 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Error)]
 #[non_exhaustive]
 pub enum ScheduleError {
+    /// A bad parameter or shape, detected by `sgm-core`'s checks.
+    #[error(transparent)]
+    Core(#[from] sgm_core::CoreError),
     /// A parameter is NaN or infinite.
     #[error("{name} must be finite, got {value}")]
     NonFinite {
@@ -59,16 +62,6 @@ pub enum ScheduleError {
         to: f64,
         /// What is wrong.
         reason: &'static str,
-    },
-    /// A shape parameter is out of range.
-    #[error("invalid {name} = {value}: must be {requirement}")]
-    InvalidParameter {
-        /// Parameter name.
-        name: &'static str,
-        /// The offending value.
-        value: f64,
-        /// What the value must satisfy.
-        requirement: &'static str,
     },
 }
 

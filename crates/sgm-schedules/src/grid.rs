@@ -41,7 +41,7 @@ impl TimeGrid {
     /// # Errors
     /// [`ScheduleError::TooFewPoints`] if `points < 2`; [`ScheduleError::NonFinite`] for
     /// non-finite ends; [`ScheduleError::InvalidTimeRange`] if `from == to` or if Karras spacing
-    /// gets a negative end; [`ScheduleError::InvalidParameter`] for a non-positive rho.
+    /// gets a negative end; [`ScheduleError::Core`] (`CoreError::InvalidParameter`) for a non-positive rho.
     pub fn new(from: f64, to: f64, points: usize, spacing: Spacing) -> Result<Self> {
         at_least("time grid points", points, 2)?;
         finite("from", from)?;
@@ -59,11 +59,11 @@ impl TimeGrid {
             Spacing::Quadratic => Box::new(move |u| lo + (hi - lo) * u * u),
             Spacing::Karras { rho } => {
                 if !(rho.is_finite() && rho > 0.0) {
-                    return Err(ScheduleError::InvalidParameter {
-                        name: "rho",
-                        value: rho,
-                        requirement: "finite and > 0",
-                    });
+                    return Err(ScheduleError::from(sgm_core::validate::invalid(
+                        "rho",
+                        rho,
+                        "finite and > 0",
+                    )));
                 }
                 if lo < 0.0 {
                     return Err(ScheduleError::InvalidTimeRange {

@@ -19,10 +19,10 @@ mod grid;
 mod sigmas;
 
 pub use betas::{DiscreteBetas, Posterior};
-pub use continuous::{GeometricSigma, LinearBeta};
+pub use continuous::{BetaSchedule, GeometricSigma, LinearBeta, SigmaSchedule};
 pub use error::{Result, ScheduleError};
 pub use grid::{Spacing, TimeGrid};
-pub use sigmas::{GeometricSigmas, KarrasSigmas};
+pub use sigmas::{GeometricSigmas, KarrasSigmas, SigmaLevels};
 
 /// Checks that `value` is finite.
 pub(crate) fn finite(name: &'static str, value: f64) -> Result<f64> {

@@ -90,6 +90,99 @@ impl GeometricSigmas {
     }
 }
 
+/// Any strictly decreasing sequence of noise levels sigma_1 > ... > sigma_L > 0, each with the
+/// model time t_i at which a score model is evaluated for it: what annealed Langevin dynamics
+/// runs over.
+///
+/// [`GeometricSigmas`] converts into it (with its [`GeometricSigmas::time`]); any other
+/// schedule (Karras's, a hand-tuned list) is [`SigmaLevels::new`].
+///
+/// ```
+/// use sgm_schedules::{GeometricSigmas, SigmaLevels};
+/// let levels = SigmaLevels::new(vec![4.0, 1.0, 0.5], vec![1.0, 0.4, 0.0])?;
+/// assert_eq!(levels.sigma_min(), 0.5);
+/// assert!(SigmaLevels::new(vec![1.0, 2.0], vec![1.0, 0.0]).is_err()); // increasing
+/// let geometric = SigmaLevels::from(GeometricSigmas::new(0.01, 1.0, 3)?);
+/// assert_eq!(geometric.time(1), 0.5);
+/// # Ok::<(), sgm_schedules::ScheduleError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct SigmaLevels {
+    sigmas: Vec<f64>,
+    times: Vec<f64>,
+}
+
+impl SigmaLevels {
+    /// Levels `sigmas` (strictly decreasing, finite, > 0) with model times `times`.
+    ///
+    /// # Errors
+    /// [`ScheduleError::TooFewPoints`] for no levels; [`ScheduleError::Core`]
+    /// (`CoreError::InvalidParameter`) for a non-positive or non-increasing sigma, a non-finite
+    /// time, or `times` of another length.
+    pub fn new(sigmas: Vec<f64>, times: Vec<f64>) -> Result<Self> {
+        crate::at_least("noise levels", sigmas.len(), 1)?;
+        sgm_core::validate::require(
+            times.len() == sigmas.len(),
+            "number of level times",
+            times.len() as f64,
+            "one per noise level",
+        )?;
+        for (i, &sigma) in sigmas.iter().enumerate() {
+            sgm_core::validate::positive("noise level sigma", sigma)?;
+            if i > 0 {
+                sgm_core::validate::require(
+                    sigma < sigmas[i - 1],
+                    "noise level sigma",
+                    sigma,
+                    "below the previous level (levels decrease)",
+                )?;
+            }
+        }
+        for &t in &times {
+            sgm_core::validate::finite("level time", t)?;
+        }
+        Ok(Self { sigmas, times })
+    }
+
+    /// sigma_1 > ... > sigma_L.
+    pub fn sigmas(&self) -> &[f64] {
+        &self.sigmas
+    }
+
+    /// The number of levels L.
+    pub fn len(&self) -> usize {
+        self.sigmas.len()
+    }
+
+    /// Always false: there is at least one level.
+    pub fn is_empty(&self) -> bool {
+        self.sigmas.is_empty()
+    }
+
+    /// sigma_L, the smallest level.
+    pub fn sigma_min(&self) -> f64 {
+        self.sigmas[self.sigmas.len() - 1]
+    }
+
+    /// The model time of level `i` (0-based).
+    ///
+    /// # Panics
+    /// If `i >= len()`.
+    pub fn time(&self, i: usize) -> f64 {
+        self.times[i]
+    }
+}
+
+impl From<GeometricSigmas> for SigmaLevels {
+    fn from(levels: GeometricSigmas) -> Self {
+        let times = (0..levels.len()).map(|i| levels.time(i)).collect();
+        Self {
+            sigmas: levels.sigmas().to_vec(),
+            times,
+        }
+    }
+}
+
 /// The noise schedule of Karras et al. (NeurIPS 2022, eq. 5): for u in [0, 1],
 ///
 /// ```text
@@ -120,15 +213,15 @@ impl KarrasSigmas {
     ///
     /// # Errors
     /// [`ScheduleError::InvalidSigmas`] unless 0 < sigma_min < sigma_max;
-    /// [`ScheduleError::InvalidParameter`] unless rho is finite and > 0.
+    /// [`ScheduleError::Core`] (`CoreError::InvalidParameter`) unless rho is finite and > 0.
     pub fn new(sigma_min: f64, sigma_max: f64, rho: f64) -> Result<Self> {
         check_sigma_range(sigma_min, sigma_max)?;
         if !(rho.is_finite() && rho > 0.0) {
-            return Err(ScheduleError::InvalidParameter {
-                name: "rho",
-                value: rho,
-                requirement: "finite and > 0",
-            });
+            return Err(ScheduleError::from(sgm_core::validate::invalid(
+                "rho",
+                rho,
+                "finite and > 0",
+            )));
         }
         Ok(Self {
             sigma_min,

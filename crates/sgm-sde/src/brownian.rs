@@ -1,10 +1,11 @@
 use burn::prelude::*;
 use burn::tensor::DType;
 use sgm_core::NoiseSource;
-use sgm_core::tensor::check_positive;
 
-use crate::sde::isotropic_gaussian_sample;
-use crate::{GaussianMarginals, LinearSde, Result, Sde, SdeError, isotropic_gaussian_log_prob};
+use crate::{
+    CorrectorAlpha, Discretization, Discretize, GaussianMarginals, LinearSde, Result, Sde,
+    euler_maruyama_discretization, isotropic_gaussian_log_prob, isotropic_gaussian_sample,
+};
 
 /// Standard Brownian motion dx = dW on [0, T]: m(t) = 1, std(t) = sqrt(t), prior N(0, T I).
 /// Its Euler-Maruyama kernel N(x, dt I) is exact.
@@ -24,13 +25,9 @@ impl BrownianMotion {
     /// Brownian motion on [0, `t_end`].
     ///
     /// # Errors
-    /// [`SdeError::InvalidParameter`] unless `t_end` is finite and > 0.
+    /// [`SdeError::Core`] (`CoreError::InvalidParameter`) unless `t_end` is finite and > 0.
     pub fn new(t_end: f64) -> Result<Self> {
-        check_positive("t_end", t_end).map_err(|_| SdeError::InvalidParameter {
-            name: "t_end",
-            value: t_end,
-            requirement: "finite and > 0",
-        })?;
+        sgm_core::validate::positive("t_end", t_end)?;
         Ok(Self { t_end })
     }
 }
@@ -50,10 +47,6 @@ impl Sde for BrownianMotion {
 
     fn drift_jvp(&self, _x: Tensor<2>, _t: Tensor<1>, v: Tensor<2>) -> Tensor<2> {
         v.zeros_like()
-    }
-
-    fn diffusion_at(&self, _t: f64) -> f64 {
-        1.0
     }
 
     fn diffusion(&self, t: Tensor<1>) -> Tensor<1> {
@@ -100,5 +93,19 @@ impl LinearSde for BrownianMotion {
 
     fn drift_coeff_at(&self, _t: f64) -> f64 {
         0.0
+    }
+}
+
+impl Discretize for BrownianMotion {
+    /// Euler-Maruyama.
+    fn discretize(&self, x: Tensor<2>, t: f64, dt: f64) -> Result<Discretization> {
+        Ok(euler_maruyama_discretization(self, x, t, dt))
+    }
+}
+
+impl CorrectorAlpha for BrownianMotion {
+    /// 1.
+    fn corrector_alpha(&self, _t: f64, _dt: f64) -> f64 {
+        1.0
     }
 }

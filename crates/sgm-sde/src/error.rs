@@ -11,16 +11,6 @@ pub enum SdeError {
     /// A shape check of `sgm-core` failed (a score model of the wrong shape).
     #[error(transparent)]
     Core(#[from] sgm_core::CoreError),
-    /// A scalar parameter is out of range.
-    #[error("invalid {name} = {value}: must be {requirement}")]
-    InvalidParameter {
-        /// Parameter name.
-        name: &'static str,
-        /// The offending value.
-        value: f64,
-        /// What the value must satisfy.
-        requirement: &'static str,
-    },
     /// A discretisation step is too coarse for the kernel (a DDPM beta_i = beta(t) dt >= 1).
     #[error(
         "step from t = {t} with dt = {dt} is too large: beta_i = beta(t) dt = {beta} must be < 1"

@@ -16,49 +16,43 @@ use crate::Sde;
 /// [`VectorField`] for any ODE solver, and [`ProbabilityFlowOde::drift_jvp`] gives the JVP of
 /// f~ that likelihood computations need.
 ///
+/// It owns its SDE and model; pass references (`ProbabilityFlowOde::new(&sde, &model)`) to
+/// borrow them, or `Arc`s to share them across threads.
+///
 /// ```
 /// use burn::prelude::*;
-/// use sgm_core::VectorField;
+/// use sgm_core::{VectorField, score_fn};
 /// use sgm_sde::{ProbabilityFlowOde, VpSde};
 ///
-/// let vp = VpSde::default();
-/// let score = |x: Tensor<2>, _t: Tensor<1>| -x; // N(0, I) is stationary under VP
-/// let flow = ProbabilityFlowOde::new(&vp, &score);
+/// let score = score_fn(|x: Tensor<2>, _t| -x); // N(0, I) is stationary under VP
+/// let flow = ProbabilityFlowOde::new(VpSde::default(), &score);
 /// let v: Vec<f32> = flow.eval(Tensor::<2>::ones([1, 1], &Device::flex()), 0.3)?.into_data().try_to_vec().unwrap();
 /// assert!(v[0].abs() < 1e-6); // -beta/2 x + beta/2 x = 0
 /// # Ok::<(), sgm_core::CoreError>(())
 /// ```
-#[derive(Debug)]
-pub struct ProbabilityFlowOde<'a, S: ?Sized, M: ?Sized> {
-    sde: &'a S,
-    model: &'a M,
+#[derive(Debug, Clone, Copy)]
+pub struct ProbabilityFlowOde<S, M> {
+    sde: S,
+    model: M,
 }
 
-impl<S: ?Sized, M: ?Sized> Clone for ProbabilityFlowOde<'_, S, M> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<S: ?Sized, M: ?Sized> Copy for ProbabilityFlowOde<'_, S, M> {}
-
-impl<'a, S: Sde + ?Sized, M: ScoreModel + ?Sized> ProbabilityFlowOde<'a, S, M> {
+impl<S: Sde, M: ScoreModel> ProbabilityFlowOde<S, M> {
     /// The probability-flow ODE of `sde` with scores from `model`.
-    pub fn new(sde: &'a S, model: &'a M) -> Self {
+    pub fn new(sde: S, model: M) -> Self {
         Self { sde, model }
     }
 
     /// The forward SDE.
-    pub fn sde(&self) -> &'a S {
-        self.sde
+    pub fn sde(&self) -> &S {
+        &self.sde
     }
 
     /// The score model.
-    pub fn model(&self) -> &'a M {
-        self.model
+    pub fn model(&self) -> &M {
+        &self.model
     }
 
-    /// f~(x, t) with per-sample times `[batch]` (one model evaluation).
+    /// f~(x, t) per sample (`t`: `[batch]`).
     ///
     /// # Errors
     /// [`CoreError::ShapeMismatch`] if the model's output does not match `x`.
@@ -68,7 +62,8 @@ impl<'a, S: Sde + ?Sized, M: ScoreModel + ?Sized> ProbabilityFlowOde<'a, S, M> {
         Ok(self.sde.drift(x, t) - score * half_g2)
     }
 
-    /// (f~(x, t), J_x f~(x, t) v) with per-sample times (one model JVP evaluation).
+    /// (f~(x, t), J_x f~(x, t) v) = (f - g^2 s / 2, J_f v - g^2 J_s v / 2), with the model's
+    /// [`ScoreModel::score_jvp`] and the SDE's [`Sde::drift_jvp`].
     ///
     /// # Errors
     /// [`CoreError::ShapeMismatch`] if the model's outputs do not match `x`.
@@ -88,13 +83,8 @@ impl<'a, S: Sde + ?Sized, M: ScoreModel + ?Sized> ProbabilityFlowOde<'a, S, M> {
     }
 }
 
-/// As a vector field: the drift at a time shared by the batch (g(t) computed once on the host),
-/// so a model whose output does not match `x` stops the solver with the shape error.
-impl<S: Sde + ?Sized, M: ScoreModel + ?Sized> VectorField for ProbabilityFlowOde<'_, S, M> {
+impl<S: Sde, M: ScoreModel> VectorField for ProbabilityFlowOde<S, M> {
     fn eval(&self, x: Tensor<2>, t: f64) -> Result<Tensor<2>, CoreError> {
-        let g = self.sde.diffusion_at(t);
-        let tt = time_like(t, &x);
-        let score = self.model.checked_score(x.clone(), tt.clone())?;
-        Ok(self.sde.drift(x, tt) - score * (0.5 * g * g))
+        self.drift(x.clone(), time_like(t, &x))
     }
 }

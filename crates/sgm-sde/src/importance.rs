@@ -22,32 +22,32 @@ use crate::{GaussianMarginals, Result, SdeError};
 /// # Ok::<(), sgm_sde::SdeError>(())
 /// ```
 #[derive(Debug, Clone, Copy)]
-pub struct SnrImportance<'a, K: ?Sized> {
-    marginals: &'a K,
+pub struct SnrImportance<K> {
+    marginals: K,
     t_min: f64,
     t_max: f64,
 }
 
-impl<'a, K: GaussianMarginals + ?Sized> SnrImportance<'a, K> {
+impl<K: GaussianMarginals> SnrImportance<K> {
     /// The density on [t_min, t_max].
     ///
     /// # Errors
-    /// [`SdeError::InvalidParameter`] unless 0 < t_min < t_max (the density is not integrable at
+    /// [`SdeError::Core`] (`CoreError::InvalidParameter`) unless 0 < t_min < t_max (the density is not integrable at
     /// t = 0, where log SNR is infinite).
-    pub fn new(marginals: &'a K, t_min: f64, t_max: f64) -> Result<Self> {
+    pub fn new(marginals: K, t_min: f64, t_max: f64) -> Result<Self> {
         if !(t_min.is_finite() && t_min > 0.0) {
-            return Err(SdeError::InvalidParameter {
-                name: "t_min",
-                value: t_min,
-                requirement: "finite and > 0 for SNR importance sampling",
-            });
+            return Err(SdeError::from(sgm_core::validate::invalid(
+                "t_min",
+                t_min,
+                "finite and > 0 for SNR importance sampling",
+            )));
         }
         if !(t_max.is_finite() && t_max > t_min) {
-            return Err(SdeError::InvalidParameter {
-                name: "t_max",
-                value: t_max,
-                requirement: "finite and > t_min",
-            });
+            return Err(SdeError::from(sgm_core::validate::invalid(
+                "t_max",
+                t_max,
+                "finite and > t_min",
+            )));
         }
         Ok(Self {
             marginals,

@@ -25,6 +25,12 @@
 //! kernels are Gaussian, p_t|0(x | x0) = N(m(t) x0, std(t)^2 I) ([`GaussianMarginals`]).
 //! [`DdpmMarginals`] gives the same interface for a discrete DDPM chain, and [`SmldMarginals`]
 //! for the noise levels of NCSN.
+//!
+//! VP and sub-VP take any [`BetaSchedule`](sgm_schedules::BetaSchedule), VE any
+//! [`SigmaSchedule`](sgm_schedules::SigmaSchedule) (`with_schedule`), and a new SDE is the five
+//! required methods of [`Sde`]. The schemes samplers build on are capability traits, implemented
+//! only where they exist: [`Discretize`] (all five built-ins), [`Ancestral`] (VE and VP),
+//! [`CorrectorAlpha`], [`LinearSde`] and [`GaussianMarginals`].
 
 mod brownian;
 mod ddpm;
@@ -38,6 +44,7 @@ mod smld;
 mod sub_vp;
 mod ve;
 mod vp;
+mod vp_family;
 
 pub use brownian::BrownianMotion;
 pub use ddpm::DdpmMarginals;
@@ -47,7 +54,9 @@ pub use importance::SnrImportance;
 pub use ou::OrnsteinUhlenbeck;
 pub use reverse::{ReverseDiscretization, ReverseDrift, ReverseSde};
 pub use sde::{
-    AncestralStep, Discretization, GaussianMarginals, LinearSde, Sde, isotropic_gaussian_log_prob,
+    Ancestral, AncestralStep, CorrectorAlpha, Discretization, Discretize, GaussianMarginals,
+    LinearSde, Sde, UnitAlpha, euler_maruyama_discretization, isotropic_gaussian_log_prob,
+    isotropic_gaussian_sample, linear_drift,
 };
 pub use smld::SmldMarginals;
 pub use sub_vp::SubVpSde;

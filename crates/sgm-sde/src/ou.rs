@@ -1,11 +1,13 @@
 use burn::prelude::*;
 use burn::tensor::DType;
 use sgm_core::NoiseSource;
-use sgm_core::tensor::check_positive;
 use sgm_core::tensor::expm1;
 
-use crate::sde::{isotropic_gaussian_sample, linear_drift};
-use crate::{GaussianMarginals, LinearSde, Result, Sde, SdeError, isotropic_gaussian_log_prob};
+use crate::{
+    CorrectorAlpha, Discretization, Discretize, GaussianMarginals, LinearSde, Result, Sde,
+    euler_maruyama_discretization, isotropic_gaussian_log_prob, isotropic_gaussian_sample,
+    linear_drift,
+};
 
 /// The Ornstein-Uhlenbeck process with stationary law N(0, I):
 ///
@@ -34,14 +36,10 @@ impl OrnsteinUhlenbeck {
     /// The OU process with rate `theta` on [0, `t_end`].
     ///
     /// # Errors
-    /// [`SdeError::InvalidParameter`] unless both are finite and > 0.
+    /// [`SdeError::Core`] (`CoreError::InvalidParameter`) unless both are finite and > 0.
     pub fn new(theta: f64, t_end: f64) -> Result<Self> {
         for (name, value) in [("theta", theta), ("t_end", t_end)] {
-            check_positive(name, value).map_err(|_| SdeError::InvalidParameter {
-                name,
-                value,
-                requirement: "finite and > 0",
-            })?;
+            sgm_core::validate::positive(name, value)?;
         }
         Ok(Self { theta, t_end })
     }
@@ -69,10 +67,6 @@ impl Sde for OrnsteinUhlenbeck {
         linear_drift(self, v, t)
     }
 
-    fn diffusion_at(&self, _t: f64) -> f64 {
-        (2.0 * self.theta).sqrt()
-    }
-
     fn diffusion(&self, t: Tensor<1>) -> Tensor<1> {
         t.ones_like() * (2.0 * self.theta).sqrt()
     }
@@ -89,11 +83,6 @@ impl Sde for OrnsteinUhlenbeck {
 
     fn prior_log_prob(&self, x: Tensor<2>) -> Tensor<1> {
         isotropic_gaussian_log_prob(x, 1.0)
-    }
-
-    /// alpha_i = 1 - 2 theta dt: the OU process is VP-type with constant beta = 2 theta.
-    fn corrector_alpha(&self, _t: f64, dt: f64) -> f64 {
-        1.0 - 2.0 * self.theta * dt
     }
 }
 
@@ -122,5 +111,19 @@ impl LinearSde for OrnsteinUhlenbeck {
 
     fn drift_coeff_at(&self, _t: f64) -> f64 {
         -self.theta
+    }
+}
+
+impl Discretize for OrnsteinUhlenbeck {
+    /// Euler-Maruyama.
+    fn discretize(&self, x: Tensor<2>, t: f64, dt: f64) -> Result<Discretization> {
+        Ok(euler_maruyama_discretization(self, x, t, dt))
+    }
+}
+
+impl CorrectorAlpha for OrnsteinUhlenbeck {
+    /// alpha_i = 1 - 2 theta dt: the OU process is VP-type with constant beta = 2 theta.
+    fn corrector_alpha(&self, _t: f64, dt: f64) -> f64 {
+        1.0 - 2.0 * self.theta * dt
     }
 }

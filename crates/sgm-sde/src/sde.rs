@@ -1,7 +1,7 @@
 use burn::prelude::*;
 use burn::tensor::DType;
-use sgm_core::tensor::{column, from_f64, to_f64};
-use sgm_core::{NoiseSource, NoiseSourceExt, finite_difference_jvp};
+use sgm_core::tensor::{column, time_like};
+use sgm_core::{NoiseSource, NoiseSourceExt, ScoreFn, finite_difference_jvp};
 
 use crate::Result;
 
@@ -11,8 +11,8 @@ use crate::Result;
 pub struct Discretization {
     /// f_i(x), `[batch, dim]`.
     pub f: Tensor<2>,
-    /// G_i, shared by the batch.
-    pub g: f64,
+    /// G_i per sample, `[batch]`.
+    pub g: Tensor<1>,
 }
 
 /// One ancestral-sampling step x_{i-1} = a x_i + b s(x_i, t_i) + c z, the posterior
@@ -28,46 +28,57 @@ pub struct AncestralStep {
     pub noise_std: f64,
 }
 
-/// A forward SDE dx = f(x, t) dt + g(t) dW on [0, T], with a prior for x(T).
+/// A forward SDE dx = f(x, t) dt + g(t) dW on [0, T], with a prior for x(T): only what defines
+/// the process.
 ///
-/// The diffusion coefficient g depends on time only. Implement [`Sde::drift`],
-/// [`Sde::diffusion_at`], [`Sde::prior_sample`] and [`Sde::prior_log_prob`]; every other method
-/// has a default (Euler-Maruyama discretisation, finite-difference drift JVP, Langevin corrector
-/// alpha = 1, no ancestral step) that the built-in SDEs override with exact formulas. Samplers,
-/// [`ReverseSde`](crate::ReverseSde) and [`ProbabilityFlowOde`](crate::ProbabilityFlowOde) work
-/// with any `Sde`, and the trait is object safe.
+/// Implement the five required methods (drift, diffusion, T, the prior's sampler and
+/// log-density) and the SDE runs in the PC sampler with the Euler-Maruyama predictor and the
+/// Langevin corrector, in [`ReverseSde`](crate::ReverseSde) and in the probability-flow ODE
+/// ([`ProbabilityFlowOde`](crate::ProbabilityFlowOde)) and its likelihood. Discretisation
+/// schemes are capabilities of their own, implemented only by the SDEs that have them:
+/// [`Discretize`] (the reverse-diffusion predictor), [`Ancestral`] (ancestral sampling),
+/// [`CorrectorAlpha`] (the VP corrector's alpha), [`LinearSde`] and [`GaussianMarginals`]
+/// (denoising losses, Tweedie denoising, exact oracles); pairing a sampler with an SDE that
+/// lacks its scheme fails to compile.
+///
+/// `&S`, `Box<S>` and `Arc<S>` of an SDE are SDEs, so an algorithm that owns its SDE can be
+/// given a reference or a shared pointer.
+///
+/// ```
+/// use burn::prelude::*;
+/// use burn::tensor::DType;
+/// use sgm_core::{Noise, NoiseSource, NoiseSourceExt};
+/// use sgm_sde::{Sde, isotropic_gaussian_log_prob};
+///
+/// /// dx = -2 x dt + 0.5 dW on [0, 3], prior N(0, 0.25 / 4).
+/// struct Ou;
+/// impl Sde for Ou {
+///     fn t_end(&self) -> f64 { 3.0 }
+///     fn drift(&self, x: Tensor<2>, _t: Tensor<1>) -> Tensor<2> { x * -2.0 }
+///     fn diffusion(&self, t: Tensor<1>) -> Tensor<1> { t.ones_like() * 0.5 }
+///     fn prior_sample(&self, shape: [usize; 2], device: &Device, dtype: DType,
+///                     noise: &mut dyn NoiseSource) -> Tensor<2> {
+///         noise.sample(Noise::StandardNormal, shape, device, dtype) * 0.25f64.sqrt()
+///     }
+///     fn prior_log_prob(&self, x: Tensor<2>) -> Tensor<1> {
+///         isotropic_gaussian_log_prob(x, 0.25f64.sqrt())
+///     }
+/// }
+/// assert_eq!(Ou.name(), "custom");
+/// ```
 ///
 /// # Shapes
 /// `x`: `[batch, dim]`; per-sample times `t`: `[batch]`.
 pub trait Sde {
-    /// A short name for messages ("VE", "VP", ...).
-    fn name(&self) -> &'static str;
-
     /// The terminal time T.
     fn t_end(&self) -> f64;
 
     /// The drift f(x, t), `[batch, dim]`.
     fn drift(&self, x: Tensor<2>, t: Tensor<1>) -> Tensor<2>;
 
-    /// The Jacobian-vector product J_x f(x, t) v. Default: central finite differences
-    /// ([`finite_difference_jvp`]); linear SDEs return a(t) v exactly.
-    fn drift_jvp(&self, x: Tensor<2>, t: Tensor<1>, v: Tensor<2>) -> Tensor<2> {
-        finite_difference_jvp(&|x, t| self.drift(x, t), x, t, v).1
-    }
-
-    /// The diffusion coefficient g(t) at one time.
-    fn diffusion_at(&self, t: f64) -> f64;
-
-    /// g(t) per sample, `[batch]`. Default: [`Sde::diffusion_at`] on the host (one device
-    /// synchronisation); the built-in SDEs compute it with tensor operations.
-    fn diffusion(&self, t: Tensor<1>) -> Tensor<1> {
-        let (device, dtype, n) = (t.device(), t.dtype(), t.dims()[0]);
-        let g: Vec<f64> = to_f64(t)
-            .into_iter()
-            .map(|t| self.diffusion_at(t))
-            .collect();
-        from_f64(&g, [n], &device, dtype)
-    }
+    /// The diffusion coefficient g(t) per sample, `[batch]` (device work only: samplers call
+    /// it every step).
+    fn diffusion(&self, t: Tensor<1>) -> Tensor<1>;
 
     /// Draws `shape = [batch, dim]` samples of the prior p_T.
     fn prior_sample(
@@ -81,56 +92,90 @@ pub trait Sde {
     /// log p_T(x) of the prior, `[batch]`.
     fn prior_log_prob(&self, x: Tensor<2>) -> Tensor<1>;
 
-    /// The forward kernel of one step of length `dt` ending at time `t`,
-    /// x_t = x_{t-dt} + f_i + G_i z, evaluated at `x` (the reverse-diffusion predictor uses it at
-    /// the current state). Default: Euler-Maruyama, f_i = f(x, t) dt, G_i = g(t) sqrt(dt).
+    /// The Jacobian-vector product J_x f(x, t) v. Default: central finite differences
+    /// ([`finite_difference_jvp`]); linear SDEs return a(t) v exactly.
+    fn drift_jvp(&self, x: Tensor<2>, t: Tensor<1>, v: Tensor<2>) -> Tensor<2> {
+        finite_difference_jvp(&ScoreFn(|x, t| self.drift(x, t)), x, t, v).1
+    }
+
+    /// A short name for messages ("VE", "VP", ...); "custom" by default.
+    fn name(&self) -> &'static str {
+        "custom"
+    }
+}
+
+/// The forward kernel of one step of length `dt` ending at time `t`, x_t = x_{t-dt} + f_i +
+/// G_i z, evaluated at `x`: the discretisation the reverse-diffusion predictor reverses (Song et
+/// al. 2021, eq. 45-47). VP uses DDPM's kernel, VE SMLD's; the others Euler-Maruyama
+/// ([`euler_maruyama_discretization`]).
+pub trait Discretize: Sde {
+    /// The kernel's f_i(x) and G_i.
     ///
     /// # Errors
     /// Kernels with a validity range (DDPM's beta_i < 1) return
     /// [`SdeError::StepTooLarge`](crate::SdeError::StepTooLarge).
-    fn discretize(&self, x: Tensor<2>, t: f64, dt: f64) -> Result<Discretization> {
-        let f = self.drift(x.clone(), sgm_core::tensor::time_like(t, &x)) * dt;
-        Ok(Discretization {
-            f,
-            g: self.diffusion_at(t) * dt.sqrt(),
-        })
-    }
+    fn discretize(&self, x: Tensor<2>, t: f64, dt: f64) -> Result<Discretization>;
+}
 
-    /// The alpha of the Langevin corrector's SNR rule e = 2 alpha (snr |z| / |s|)^2 (Song et
-    /// al. 2021, Algorithm 5) for a step of length `dt` at time `t`: 1 - beta_i for VP-type SDEs
-    /// (beta_i = beta(t) dt), 1 otherwise (the default).
-    fn corrector_alpha(&self, t: f64, dt: f64) -> f64 {
-        let _ = (t, dt);
-        1.0
+/// The Euler-Maruyama kernel of any SDE: f_i = f(x, t) dt, G_i = g(t) sqrt(dt).
+pub fn euler_maruyama_discretization<S: Sde + ?Sized>(
+    sde: &S,
+    x: Tensor<2>,
+    t: f64,
+    dt: f64,
+) -> Discretization {
+    let tt = time_like(t, &x);
+    Discretization {
+        g: sde.diffusion(tt.clone()) * dt.sqrt(),
+        f: sde.drift(x, tt) * dt,
     }
+}
 
-    /// The ancestral-sampling step from `t` to `t - dt` for SDEs that have one (VE and VP);
-    /// `Ok(None)` (the default) for SDEs without.
+/// SDEs with an ancestral-sampling step (VE and VP): the posterior of the discrete chain their
+/// [`Discretize`] kernel defines.
+pub trait Ancestral: Sde {
+    /// The ancestral step from `t` to `t - dt`.
     ///
     /// # Errors
     /// [`SdeError::StepTooLarge`](crate::SdeError::StepTooLarge) when the step is outside the
     /// kernel's range (VP: beta(t) dt >= 1).
-    fn ancestral_step(&self, t: f64, dt: f64) -> Result<Option<AncestralStep>> {
-        let _ = (t, dt);
-        Ok(None)
+    fn ancestral_step(&self, t: f64, dt: f64) -> Result<AncestralStep>;
+}
+
+/// The alpha of the Langevin corrector's SNR rule e = 2 alpha (snr |z| / |s|)^2 (Song et al.
+/// 2021, Algorithm 5) for a step of length `dt` at time `t`: 1 - beta(t) dt for the VP family
+/// (1 - 2 theta dt for Ornstein-Uhlenbeck), 1 for VE and Brownian motion.
+pub trait CorrectorAlpha {
+    /// alpha(t, dt).
+    fn corrector_alpha(&self, t: f64, dt: f64) -> f64;
+}
+
+/// The unit alpha of the Langevin corrector, for any SDE (Song et al.'s choice outside the VP
+/// family).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnitAlpha;
+
+impl CorrectorAlpha for UnitAlpha {
+    fn corrector_alpha(&self, _t: f64, _dt: f64) -> f64 {
+        1.0
     }
 }
 
-impl<S: Sde + ?Sized> Sde for &S {
-    fn name(&self) -> &'static str {
-        (**self).name()
-    }
+/// Implements an SDE trait for `&T`, `Box<T>` and `Arc<T>` by forwarding to `T`.
+macro_rules! forward {
+    ($trait:ident { $($body:tt)* }) => {
+        impl<T: $trait + ?Sized> $trait for &T { $($body)* }
+        impl<T: $trait + ?Sized> $trait for Box<T> { $($body)* }
+        impl<T: $trait + ?Sized> $trait for std::sync::Arc<T> { $($body)* }
+    };
+}
+
+forward!(Sde {
     fn t_end(&self) -> f64 {
         (**self).t_end()
     }
     fn drift(&self, x: Tensor<2>, t: Tensor<1>) -> Tensor<2> {
         (**self).drift(x, t)
-    }
-    fn drift_jvp(&self, x: Tensor<2>, t: Tensor<1>, v: Tensor<2>) -> Tensor<2> {
-        (**self).drift_jvp(x, t, v)
-    }
-    fn diffusion_at(&self, t: f64) -> f64 {
-        (**self).diffusion_at(t)
     }
     fn diffusion(&self, t: Tensor<1>) -> Tensor<1> {
         (**self).diffusion(t)
@@ -147,16 +192,31 @@ impl<S: Sde + ?Sized> Sde for &S {
     fn prior_log_prob(&self, x: Tensor<2>) -> Tensor<1> {
         (**self).prior_log_prob(x)
     }
+    fn drift_jvp(&self, x: Tensor<2>, t: Tensor<1>, v: Tensor<2>) -> Tensor<2> {
+        (**self).drift_jvp(x, t, v)
+    }
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+});
+
+forward!(Discretize {
     fn discretize(&self, x: Tensor<2>, t: f64, dt: f64) -> Result<Discretization> {
         (**self).discretize(x, t, dt)
     }
+});
+
+forward!(Ancestral {
+    fn ancestral_step(&self, t: f64, dt: f64) -> Result<AncestralStep> {
+        (**self).ancestral_step(t, dt)
+    }
+});
+
+forward!(CorrectorAlpha {
     fn corrector_alpha(&self, t: f64, dt: f64) -> f64 {
         (**self).corrector_alpha(t, dt)
     }
-    fn ancestral_step(&self, t: f64, dt: f64) -> Result<Option<AncestralStep>> {
-        (**self).ancestral_step(t, dt)
-    }
-}
+});
 
 /// Gaussian transition kernels p_t|0(x | x0) = N(m(t) x0, std(t)^2 I): what denoising score
 /// matching, the exact oracles of `sgm-data` and the DDPM samplers need of a diffusion.
@@ -210,7 +270,7 @@ pub trait GaussianMarginals {
     }
 }
 
-impl<G: GaussianMarginals + ?Sized> GaussianMarginals for &G {
+forward!(GaussianMarginals {
     fn log_mean_coeff(&self, t: Tensor<1>) -> Tensor<1> {
         (**self).log_mean_coeff(t)
     }
@@ -223,7 +283,7 @@ impl<G: GaussianMarginals + ?Sized> GaussianMarginals for &G {
     fn std_at(&self, t: f64) -> f64 {
         (**self).std_at(t)
     }
-}
+});
 
 /// An SDE with linear drift f(x, t) = a(t) x and Gaussian transition kernels, so that
 /// a(t) = d log m(t) / dt and d std(t)^2 / dt = 2 a(t) std(t)^2 + g(t)^2.
@@ -234,14 +294,14 @@ pub trait LinearSde: Sde + GaussianMarginals {
     fn drift_coeff_at(&self, t: f64) -> f64;
 }
 
-impl<S: LinearSde + ?Sized> LinearSde for &S {
+forward!(LinearSde {
     fn drift_coeff(&self, t: Tensor<1>) -> Tensor<1> {
         (**self).drift_coeff(t)
     }
     fn drift_coeff_at(&self, t: f64) -> f64 {
         (**self).drift_coeff_at(t)
     }
-}
+});
 
 /// log N(x; 0, std^2 I) per sample, `[batch]`: -d/2 log(2 pi std^2) - |x|^2 / (2 std^2).
 pub fn isotropic_gaussian_log_prob(x: Tensor<2>, std: f64) -> Tensor<1> {
@@ -251,8 +311,8 @@ pub fn isotropic_gaussian_log_prob(x: Tensor<2>, std: f64) -> Tensor<1> {
     (x.square().sum_dim(1) * (-0.5 / var) + norm).squeeze_dim(1)
 }
 
-/// Draws N(0, std^2 I) samples; the prior of every built-in SDE.
-pub(crate) fn isotropic_gaussian_sample(
+/// Draws N(0, std^2 I) samples of `shape` (`[batch, dim]`); the prior of every built-in SDE.
+pub fn isotropic_gaussian_sample(
     std: f64,
     shape: [usize; 2],
     device: &Device,
@@ -262,11 +322,8 @@ pub(crate) fn isotropic_gaussian_sample(
     noise.sample(sgm_core::Noise::StandardNormal, shape, device, dtype) * std
 }
 
-/// f(x, t) = a(t) x for a linear SDE.
-pub(crate) fn linear_drift<S: LinearSde + ?Sized>(
-    sde: &S,
-    x: Tensor<2>,
-    t: Tensor<1>,
-) -> Tensor<2> {
+/// f(x, t) = a(t) x for a linear SDE: the drift (and, applied to v, the drift JVP) of every
+/// [`LinearSde`].
+pub fn linear_drift<S: LinearSde + ?Sized>(sde: &S, x: Tensor<2>, t: Tensor<1>) -> Tensor<2> {
     x * column(sde.drift_coeff(t))
 }

@@ -1,5 +1,5 @@
 use burn::prelude::*;
-use sgm_schedules::{GeometricSigma, GeometricSigmas};
+use sgm_schedules::{GeometricSigma, GeometricSigmas, SigmaSchedule};
 
 use crate::{GaussianMarginals, Result};
 

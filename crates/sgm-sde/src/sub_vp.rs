@@ -2,16 +2,23 @@ use burn::prelude::*;
 use burn::tensor::DType;
 use sgm_core::NoiseSource;
 use sgm_core::tensor::expm1;
-use sgm_schedules::LinearBeta;
+use sgm_schedules::{BetaSchedule, LinearBeta};
 
-use crate::sde::{isotropic_gaussian_sample, linear_drift};
-use crate::{GaussianMarginals, LinearSde, Result, Sde, isotropic_gaussian_log_prob};
+use crate::vp_family::{self, vp_family};
+use crate::{
+    CorrectorAlpha, Discretization, Discretize, GaussianMarginals, LinearSde, Result, Sde,
+    euler_maruyama_discretization, isotropic_gaussian_log_prob, isotropic_gaussian_sample,
+    linear_drift,
+};
 
 /// The sub-VP SDE (Song et al., ICLR 2021, eq. 34), whose variance stays below the VP SDE's:
 ///
 /// ```text
-/// dx = -1/2 beta(t) x dt + sqrt(beta(t) (1 - exp(-2 B(t)))) dW,  B(t) = int_0^t beta.
+/// dx = -1/2 beta(t) x dt + sqrt(beta(t) (1 - exp(-2 B(t)))) dW,  B(t) = int_0^t beta,
 /// ```
+///
+/// with the linear beta(t) of [`SubVpSde::new`] or any [`BetaSchedule`]
+/// ([`SubVpSde::with_schedule`]).
 ///
 /// Transition kernel: log m(t) = -B(t) / 2, std(t) = 1 - exp(-B(t)) = -expm1(-B(t)) (no
 /// square root: the variance is (1 - e^{-B})^2). Prior N(0, I). It has no ancestral sampler;
@@ -25,8 +32,8 @@ use crate::{GaussianMarginals, LinearSde, Result, Sde, isotropic_gaussian_log_pr
 /// # Ok::<(), sgm_sde::SdeError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SubVpSde {
-    beta: LinearBeta,
+pub struct SubVpSde<B = LinearBeta> {
+    beta: B,
 }
 
 impl Default for SubVpSde {
@@ -43,87 +50,59 @@ impl SubVpSde {
     /// [`SdeError::Schedule`](crate::SdeError::Schedule) unless 0 <= beta_min <= beta_max,
     /// beta_max > 0.
     pub fn new(beta_min: f64, beta_max: f64) -> Result<Self> {
-        Ok(Self {
-            beta: LinearBeta::new(beta_min, beta_max)?,
-        })
-    }
-
-    /// The noise rate beta(t).
-    pub fn beta(&self) -> &LinearBeta {
-        &self.beta
+        Ok(Self::with_schedule(LinearBeta::new(beta_min, beta_max)?))
     }
 }
 
-impl Sde for SubVpSde {
-    fn name(&self) -> &'static str {
-        "sub-VP"
+impl<B: BetaSchedule> SubVpSde<B> {
+    /// The sub-VP SDE with any noise-rate schedule beta(t).
+    ///
+    /// ```
+    /// use sgm_schedules::LinearBeta;
+    /// use sgm_sde::SubVpSde;
+    /// assert_eq!(SubVpSde::with_schedule(LinearBeta::new(0.1, 20.0)?), SubVpSde::default());
+    /// # Ok::<(), sgm_sde::SdeError>(())
+    /// ```
+    pub fn with_schedule(beta: B) -> Self {
+        Self { beta }
     }
 
-    fn t_end(&self) -> f64 {
-        1.0
+    /// The noise rate schedule beta(t).
+    pub fn beta(&self) -> &B {
+        &self.beta
     }
 
-    fn drift(&self, x: Tensor<2>, t: Tensor<1>) -> Tensor<2> {
-        linear_drift(self, x, t)
-    }
-
-    fn drift_jvp(&self, _x: Tensor<2>, t: Tensor<1>, v: Tensor<2>) -> Tensor<2> {
-        linear_drift(self, v, t)
-    }
-
-    fn diffusion_at(&self, t: f64) -> f64 {
-        (self.beta.beta(t) * -(-2.0 * self.beta.integral(t)).exp_m1()).sqrt()
-    }
-
-    fn diffusion(&self, t: Tensor<1>) -> Tensor<1> {
+    /// g(t) = sqrt(beta(t) (1 - exp(-2 B(t)))).
+    fn diffusion_tensor(&self, t: Tensor<1>) -> Tensor<1> {
         let discount = -expm1(self.beta.integral_tensor(t.clone()) * -2.0);
         (self.beta.beta_tensor(t) * discount).sqrt()
     }
+}
 
-    fn prior_sample(
-        &self,
-        shape: [usize; 2],
-        device: &Device,
-        dtype: DType,
-        noise: &mut dyn NoiseSource,
-    ) -> Tensor<2> {
-        isotropic_gaussian_sample(1.0, shape, device, dtype, noise)
-    }
+vp_family!(SubVpSde, "sub-VP");
 
-    fn prior_log_prob(&self, x: Tensor<2>) -> Tensor<1> {
-        isotropic_gaussian_log_prob(x, 1.0)
-    }
-
-    /// alpha_i = 1 - beta(t) dt, as for the VP SDE (same drift).
-    fn corrector_alpha(&self, t: f64, dt: f64) -> f64 {
-        1.0 - self.beta.beta(t) * dt
+impl<B: BetaSchedule> Discretize for SubVpSde<B> {
+    /// Euler-Maruyama (sub-VP has no discrete chain of its own).
+    fn discretize(&self, x: Tensor<2>, t: f64, dt: f64) -> Result<Discretization> {
+        Ok(euler_maruyama_discretization(self, x, t, dt))
     }
 }
 
-impl GaussianMarginals for SubVpSde {
+impl<B: BetaSchedule> GaussianMarginals for SubVpSde<B> {
     fn log_mean_coeff(&self, t: Tensor<1>) -> Tensor<1> {
-        self.beta.integral_tensor(t) * -0.5
+        vp_family::log_mean_coeff(&self.beta, t)
     }
 
+    /// -expm1(-B(t)).
     fn std(&self, t: Tensor<1>) -> Tensor<1> {
         -expm1(-self.beta.integral_tensor(t))
     }
 
     fn log_mean_coeff_at(&self, t: f64) -> f64 {
-        -0.5 * self.beta.integral(t)
+        vp_family::log_mean_coeff_at(&self.beta, t)
     }
 
     fn std_at(&self, t: f64) -> f64 {
         -(-self.beta.integral(t)).exp_m1()
-    }
-}
-
-impl LinearSde for SubVpSde {
-    fn drift_coeff(&self, t: Tensor<1>) -> Tensor<1> {
-        self.beta.beta_tensor(t) * -0.5
-    }
-
-    fn drift_coeff_at(&self, t: f64) -> f64 {
-        -0.5 * self.beta.beta(t)
     }
 }

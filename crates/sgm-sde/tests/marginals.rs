@@ -3,13 +3,15 @@
 use burn::prelude::*;
 use burn::tensor::DType;
 use proptest::prelude::*;
-use sgm_core::tensor::{from_f64, to_f64};
-use sgm_core::{HostNoise, NoiseSourceExt};
-use sgm_schedules::DiscreteBetas;
+use sgm_core::tensor::{column, from_f64, to_f64};
+use sgm_core::{CoreError, HostNoise, NoiseSourceExt};
+use sgm_schedules::{BetaSchedule, DiscreteBetas, SigmaSchedule};
 use sgm_sde::{
-    BrownianMotion, DdpmMarginals, GaussianMarginals, LinearSde, OrnsteinUhlenbeck, Sde, SubVpSde,
-    VeSde, VpSde,
+    Ancestral, BrownianMotion, CorrectorAlpha, DdpmMarginals, Discretize, GaussianMarginals,
+    LinearSde, OrnsteinUhlenbeck, Sde, SubVpSde, UnitAlpha, VeSde, VpSde,
+    euler_maruyama_discretization,
 };
+use std::marker::PhantomData;
 
 fn device() -> Device {
     Device::flex()
@@ -27,6 +29,46 @@ fn all_sdes() -> Vec<Box<dyn LinearSde>> {
         Box::new(OrnsteinUhlenbeck::new(0.7, 1.0).unwrap()),
         Box::new(BrownianMotion::new(1.0).unwrap()),
     ]
+}
+
+/// g(t) of each SDE of [`all_sdes`] (same order) computed on the host from its schedule or its
+/// documented closed form (the table of the crate docs): the scalar counterpart of the tensor
+/// `diffusion`, which the `Sde` trait no longer has.
+fn host_diffusions() -> Vec<fn(f64) -> f64> {
+    vec![
+        // VE: sigma(t) sqrt(2 ln(sigma_max / sigma_min)).
+        |t| {
+            let ve = VeSde::default();
+            ve.sigma().sigma(t) * (2.0 * ve.sigma().log_ratio()).sqrt()
+        },
+        // VP: sqrt(beta(t)).
+        |t| VpSde::default().beta().beta(t).sqrt(),
+        // sub-VP: sqrt(beta(t) (1 - exp(-2 B(t)))).
+        |t| {
+            let beta = *SubVpSde::default().beta();
+            (beta.beta(t) * -(-2.0 * beta.integral(t)).exp_m1()).sqrt()
+        },
+        // OU with theta = 0.7: sqrt(2 theta).
+        |_| 1.4f64.sqrt(),
+        // Brownian motion: 1.
+        |_| 1.0,
+    ]
+}
+
+/// The library's tensor g(t) at one time, in f64.
+fn diffusion_at<S: Sde + ?Sized>(sde: &S, t: f64) -> f64 {
+    to_f64(sde.diffusion(times(&[t], DType::F64)))[0]
+}
+
+/// Whether `T` implements [`Ancestral`], as a constant: the inherent constant of
+/// `Implements<T>` exists only when `T: Ancestral` and then shadows the trait's `false`.
+struct Implements<T>(PhantomData<T>);
+trait NotAncestral {
+    const ANCESTRAL: bool = false;
+}
+impl<T> NotAncestral for Implements<T> {}
+impl<T: Ancestral> Implements<T> {
+    const ANCESTRAL: bool = true;
 }
 
 fn mean_and_std(v: &[f64]) -> (f64, f64) {
@@ -47,7 +89,8 @@ fn check_simulation<S: LinearSde>(sde: &S, t: f64, seed: u64) {
         let ti = i as f64 * dt;
         let tt = sgm_core::tensor::time_like(ti, &x);
         let z = noise.normal_like(&x);
-        x = x.clone() + sde.drift(x, tt) * dt + z * (sde.diffusion_at(ti) * dt.sqrt());
+        let g = column(sde.diffusion(tt.clone()));
+        x = x.clone() + sde.drift(x, tt) * dt + z * g * dt.sqrt();
     }
     let (mean, std) = mean_and_std(&to_f64(x));
     let (want_mean, want_std) = (sde.mean_coeff_at(t) * x0, sde.std_at(t));
@@ -119,7 +162,7 @@ fn f32_stds_near_zero_match_f64_references() {
 #[test]
 fn scalar_and_tensor_versions_agree_for_every_sde() {
     let ts = [1e-4, 0.1, 0.5, 0.9, 1.0];
-    for sde in all_sdes() {
+    for (sde, host_g) in all_sdes().into_iter().zip(host_diffusions()) {
         let t = times(&ts, DType::F64);
         let m = to_f64(sde.log_mean_coeff(t.clone()));
         let s = to_f64(sde.std(t.clone()));
@@ -133,7 +176,7 @@ fn scalar_and_tensor_versions_agree_for_every_sde() {
                 epsilon = 1e-300
             );
             approx::assert_relative_eq!(s[k], sde.std_at(tv), max_relative = 1e-12);
-            approx::assert_relative_eq!(g[k], sde.diffusion_at(tv), max_relative = 1e-12);
+            approx::assert_relative_eq!(g[k], host_g(tv), max_relative = 1e-12);
             approx::assert_relative_eq!(
                 a[k],
                 sde.drift_coeff_at(tv),
@@ -159,7 +202,7 @@ fn coefficients_satisfy_the_linear_sde_moment_equations() {
             );
             let var = |t: f64| sde.std_at(t).powi(2);
             let dvar = (var(t + h) - var(t - h)) / (2.0 * h);
-            let g = sde.diffusion_at(t);
+            let g = diffusion_at(&sde, t);
             let rhs = 2.0 * sde.drift_coeff_at(t) * var(t) + g * g;
             approx::assert_relative_eq!(dvar, rhs, max_relative = 1e-5);
         }
@@ -240,7 +283,8 @@ fn discretisations_have_the_documented_kernels() {
     let ou = OrnsteinUhlenbeck::new(1.0, 1.0).unwrap();
     let k = ou.discretize(x.clone(), 0.5, 0.01).unwrap();
     approx::assert_relative_eq!(to_f64(k.f)[0], -0.02, max_relative = 1e-12);
-    approx::assert_relative_eq!(k.g * k.g, 0.02, max_relative = 1e-12);
+    let g = to_f64(k.g)[0];
+    approx::assert_relative_eq!(g * g, 0.02, max_relative = 1e-12);
     // VP: DDPM kernel with beta_i = beta(t) dt.
     let vp = VpSde::default();
     let k = vp.discretize(x.clone(), 0.5, 0.01).unwrap();
@@ -250,7 +294,8 @@ fn discretisations_have_the_documented_kernels() {
         2.0 * ((1.0f64 - beta).sqrt() - 1.0),
         max_relative = 1e-12
     );
-    approx::assert_relative_eq!(k.g * k.g, beta, max_relative = 1e-12);
+    let g = to_f64(k.g)[0];
+    approx::assert_relative_eq!(g * g, beta, max_relative = 1e-12);
     assert_eq!(vp.corrector_alpha(0.5, 0.01), 1.0 - beta);
     assert!(matches!(
         vp.discretize(x.clone(), 1.0, 0.1),
@@ -260,22 +305,19 @@ fn discretisations_have_the_documented_kernels() {
     let ve = VeSde::default();
     let k = ve.discretize(x.clone(), 0.5, 0.1).unwrap();
     let sigma = |t: f64| 0.01 * 5000f64.powf(t);
+    let g = to_f64(k.g)[0];
     approx::assert_relative_eq!(
-        k.g * k.g,
+        g * g,
         sigma(0.5).powi(2) - sigma(0.4).powi(2),
         max_relative = 1e-12
     );
     assert_eq!(to_f64(k.f), vec![0.0, 0.0]);
-    // Ancestral steps exist for VE and VP only.
-    assert!(ve.ancestral_step(0.5, 0.1).unwrap().is_some());
-    assert!(vp.ancestral_step(0.5, 0.01).unwrap().is_some());
+    // Ancestral steps exist for VE and VP only (the `Ancestral` capability: sub-VP lacks it).
+    assert!(ve.ancestral_step(0.5, 0.1).is_ok());
+    assert!(vp.ancestral_step(0.5, 0.01).is_ok());
     assert!(vp.ancestral_step(1.0, 0.1).is_err());
-    assert!(
-        SubVpSde::default()
-            .ancestral_step(0.5, 0.01)
-            .unwrap()
-            .is_none()
-    );
+    const { assert!(Implements::<VeSde>::ANCESTRAL && Implements::<VpSde>::ANCESTRAL) };
+    const { assert!(!Implements::<SubVpSde>::ANCESTRAL) };
 }
 
 /// A user SDE that implements only the required methods: dx = -x^3 dt + (1 + t) dW on [0, 1]
@@ -292,8 +334,8 @@ impl Sde for UserCubic {
     fn drift(&self, x: Tensor<2>, _t: Tensor<1>) -> Tensor<2> {
         -x.clone() * x.clone() * x
     }
-    fn diffusion_at(&self, t: f64) -> f64 {
-        1.0 + t
+    fn diffusion(&self, t: Tensor<1>) -> Tensor<1> {
+        t + 1.0
     }
     fn prior_sample(
         &self,
@@ -310,13 +352,15 @@ impl Sde for UserCubic {
     }
 }
 
-/// The default methods of `Sde` against hand values for [`UserCubic`]:
+/// The default methods of `Sde`, and the generic schemes an SDE without capabilities gets,
+/// against hand values for [`UserCubic`]:
 /// - `drift_jvp` (central differences): J f v = -3 x^2 v per coordinate. In f64 the step is
 ///   h = 6.1e-6 max(1, rms x); the truncation error |v| h^2 |u_j|^3 (the third derivative of
 ///   -x^3 is -6) and the round-off ~1e-16 |f| / h are both below 1e-9 here.
 /// - `diffusion` per sample: g(t_i) = 1 + t_i.
-/// - `discretize` (Euler-Maruyama): f_i = f(x, t) dt = -x^3 dt, G_i = g(t) sqrt(dt).
-/// - `corrector_alpha` = 1 and `ancestral_step` = None.
+/// - `euler_maruyama_discretization`: f_i = f(x, t) dt = -x^3 dt, G_i = g(t) sqrt(dt).
+/// - the corrector's alpha for it is `UnitAlpha` = 1, and it has no ancestral step (it does not
+///   implement `Ancestral`).
 ///
 /// Mutations checked: the JVP default returning the drift (`.1` to `.0`) and the
 /// Euler-Maruyama G_i with dt in place of sqrt(dt) each make this fail.
@@ -335,21 +379,21 @@ fn default_sde_methods_follow_their_formulas() {
     let g = to_f64(sde.diffusion(t));
     approx::assert_relative_eq!(g[0], 1.25, max_relative = 1e-15);
     approx::assert_relative_eq!(g[1], 1.8, max_relative = 1e-15);
-    let k = sde.discretize(x, 0.8, 0.01).unwrap();
+    let k = euler_maruyama_discretization(&sde, x, 0.8, 0.01);
     for (f, x) in to_f64(k.f).iter().zip(xs) {
         approx::assert_relative_eq!(*f, -x * x * x * 0.01, max_relative = 1e-12);
     }
-    approx::assert_relative_eq!(k.g, 1.8 * 0.1, max_relative = 1e-12);
-    assert_eq!(sde.corrector_alpha(0.5, 0.1), 1.0);
-    assert!(sde.ancestral_step(0.5, 0.1).unwrap().is_none());
-    // The trait is object safe and the defaults pass through a `&dyn Sde`.
+    for g in to_f64(k.g) {
+        approx::assert_relative_eq!(g, 1.8 * 0.1, max_relative = 1e-12);
+    }
+    assert_eq!(UnitAlpha.corrector_alpha(0.5, 0.1), 1.0);
+    const { assert!(!Implements::<UserCubic>::ANCESTRAL) };
+    // The trait is object safe and the generic scheme passes through a `&dyn Sde`.
     let object: &dyn Sde = &sde;
     let x = from_f64(&xs, [2, 2], &device(), DType::F64);
-    approx::assert_relative_eq!(
-        object.discretize(x, 0.5, 0.04).unwrap().g,
-        1.5 * 0.2,
-        max_relative = 1e-12
-    );
+    for g in to_f64(euler_maruyama_discretization(object, x, 0.5, 0.04).g) {
+        approx::assert_relative_eq!(g, 1.5 * 0.2, max_relative = 1e-12);
+    }
 }
 
 #[test]
@@ -383,11 +427,11 @@ fn bad_parameters_are_typed_errors() {
     ));
     assert_eq!(
         OrnsteinUhlenbeck::new(-1.0, 1.0),
-        Err(sgm_sde::SdeError::InvalidParameter {
+        Err(sgm_sde::SdeError::Core(CoreError::InvalidParameter {
             name: "theta",
             value: -1.0,
             requirement: "finite and > 0"
-        })
+        }))
     );
     assert!(BrownianMotion::new(0.0).is_err());
 }

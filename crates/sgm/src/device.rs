@@ -160,7 +160,7 @@ pub fn wgpu_available() -> bool {
     };
     std::panic::catch_unwind(move || {
         let x = Tensor::<1>::ones([4], &device);
-        x.sum().into_scalar::<f32>() == 4.0
+        sgm_core::tensor::to_f64(x.sum()) == [4.0]
     })
     .unwrap_or(false)
 }

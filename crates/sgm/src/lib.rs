@@ -65,34 +65,45 @@ pub use burn;
 pub mod prelude {
     pub use burn::prelude::*;
     pub use burn::tensor::DType;
-    pub use sgm_core::tensor::time_like;
+    pub use sgm_core::divergence::Projection;
+    pub use sgm_core::tensor::{f64_tensor, time_like, to_f64};
     pub use sgm_core::{
-        DeviceNoise, HostNoise, NoiseSource, NoiseSourceExt, ScoreModel, VectorField,
+        CoreError, DeviceNoise, HostNoise, Loss, Noise, NoiseSource, NoiseSourceExt, ScoreFn,
+        ScoreModel, VectorField, score_fn,
     };
     pub use sgm_data::{Digits, ExactDensity, Gaussian, GaussianMixture, PixelScale, Split};
     pub use sgm_likelihood::{
-        ContinuousElbo, DdpmElbo, Decoder, Dequantization, Divergence, NoisyDequantization,
-        ProbabilityFlowLikelihood, importance_weighted_bits_per_dim,
+        ContinuousElbo, DdpmElbo, Decoder, Dequantization, Divergence, LikelihoodError,
+        LogLikelihood, NoisyDequantization, ProbabilityFlowLikelihood,
+        importance_weighted_bits_per_dim,
     };
     pub use sgm_losses::{
         ContinuousDsm, DdpmEpsilonLoss, DenoisingScoreMatching, ExplicitScoreMatching,
-        ImplicitScoreMatching, NcsnLoss, NoiseConditioning, SlicedScoreMatching, Weighting,
+        ImplicitScoreMatching, LossError, NcsnLoss, NoiseConditioning, SlicedScoreMatching,
+        Weighting, fisher_divergence,
     };
     pub use sgm_nn::{
-        BinnedDenoiser, Ema, Parameterization, Parameterized, ScoreMlp, ScoreMlpConfig,
+        BinnedDenoiser, Ema, NnError, Parameterization, Parameterized, ScoreMlp, ScoreMlpConfig,
         ScoreNetwork, Trainer, TrainerConfig,
     };
     pub use sgm_samplers::{
-        AncestralSampling, AnnealedLangevin, AnnealedLangevinCorrector, DdimSampler, DdpmSampler,
-        EulerMaruyama, FinalStep, LangevinCorrector, LangevinDynamics, NoObserver, NoneCorrector,
-        NonePredictor, PcSampler, Progress, ReverseDiffusion, StepControl, Tableau, Trajectory,
-        solve_ode,
+        AncestralSampling, AnnealedLangevin, AnnealedLangevinCorrector, ConstantSteps, Corrector,
+        DdimSampler, DdpmSampler, DdpmVariance, EulerMaruyama, FinalStep, LangevinCorrector,
+        LangevinDynamics, NoObserver, NoneCorrector, NonePredictor, Observer, OdeSolution,
+        PcSampler, PiController, Predictor, Progress, ReverseDiffusion, SampleOutput, SamplerError,
+        StepSizeController, Tableau, Trajectory, solve_ode,
     };
-    pub use sgm_schedules::{DiscreteBetas, GeometricSigmas, KarrasSigmas, Spacing, TimeGrid};
+    pub use sgm_schedules::{
+        BetaSchedule, DiscreteBetas, GeometricSigma, GeometricSigmas, KarrasSigmas, LinearBeta,
+        SigmaLevels, SigmaSchedule, Spacing, TimeGrid,
+    };
     pub use sgm_sde::{
-        BrownianMotion, DdpmMarginals, GaussianMarginals, LinearSde, OrnsteinUhlenbeck,
-        ProbabilityFlowOde, ReverseSde, Sde, SmldMarginals, SubVpSde, VeSde, VpSde,
+        Ancestral, BrownianMotion, CorrectorAlpha, DdpmMarginals, Discretize, GaussianMarginals,
+        LinearSde, OrnsteinUhlenbeck, ProbabilityFlowOde, ReverseSde, Sde, SdeError, SmldMarginals,
+        SubVpSde, VeSde, VpSde, isotropic_gaussian_log_prob, isotropic_gaussian_sample,
     };
+
+    pub use crate::{Error, Result};
 }
 
 /// The README's Rust snippet, compiled and run as a doctest so that it stays true.

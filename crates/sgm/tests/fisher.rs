@@ -36,7 +36,7 @@ fn fisher(net: &ScoreMlp, vp: &VpSde, seed: u64) -> FisherDivergence {
 /// Trains a fresh MLP with `loss` and returns F before and after.
 fn train_with<F>(name: &str, mut loss: F) -> (FisherDivergence, FisherDivergence)
 where
-    F: FnMut(&Parameterized<'_, ScoreMlp>, Tensor<2>, &mut HostNoise) -> Tensor<1>,
+    F: FnMut(&Parameterized<&ScoreMlp, &VpSde>, Tensor<2>, &mut HostNoise) -> Tensor<1>,
 {
     let device = Device::flex().autodiff();
     device.seed(1);
@@ -107,7 +107,7 @@ fn continuous_dsm_learns_the_ring8_score() {
 #[test]
 fn sliced_score_matching_learns_the_ring8_score() {
     let vp = VpSde::default();
-    let perturbed = NoiseConditioning::perturbed(&vp, T_MIN, 1.0).unwrap();
+    let perturbed = NoiseConditioning::perturbed(vp, T_MIN, 1.0).unwrap();
     let ssm = SlicedScoreMatching::new(Projection::Gaussian, 8, perturbed).unwrap();
     check(
         "SSM",
@@ -119,8 +119,8 @@ fn sliced_score_matching_learns_the_ring8_score() {
 #[test]
 fn implicit_score_matching_learns_the_ring8_score() {
     let vp = VpSde::default();
-    let perturbed = NoiseConditioning::perturbed(&vp, T_MIN, 1.0).unwrap();
-    let ism = ImplicitScoreMatching::new(perturbed);
+    let perturbed = NoiseConditioning::perturbed(vp, T_MIN, 1.0).unwrap();
+    let ism = ImplicitScoreMatching::new(perturbed).unwrap();
     check(
         "ISM",
         train_with("ISM", |m, x, noise| ism.loss(m, x, noise).unwrap()),
@@ -170,10 +170,8 @@ fn affine_fisher(m: f64, std: f64) -> f64 {
 
 /// The exact score of y ~ N(m(t) mu, m(t)^2 Sigma + std(t)^2 I), evaluated row by row on the
 /// host in f64, with (m, std) from `marginal(t)`.
-fn exact_gaussian_score(
-    marginal: impl Fn(f64) -> (f64, f64),
-) -> impl Fn(Tensor<2>, Tensor<1>) -> Tensor<2> {
-    move |y: Tensor<2>, t: Tensor<1>| {
+fn exact_gaussian_score(marginal: impl Fn(f64) -> (f64, f64)) -> impl ScoreModel {
+    score_fn(move |y: Tensor<2>, t: Tensor<1>| {
         let [n, _] = y.dims();
         let (ys, ts) = (to_f64(y.clone()), to_f64(t));
         let mut out = Vec::with_capacity(2 * n);
@@ -186,7 +184,7 @@ fn exact_gaussian_score(
             out.extend(s.iter());
         }
         from_f64(&out, [n, 2], &y.device(), y.dtype())
-    }
+    })
 }
 
 /// (m, std) of the default VP SDE, beta(t) = 0.1 + 19.9 t: m = exp(-1/2 int beta),

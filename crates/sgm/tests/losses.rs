@@ -149,7 +149,11 @@ impl Objective {
                 let target = empirical.perturbed(&vp);
                 ExplicitScoreMatching::new(&target, fixed).loss(model, x.clone(), noise)
             }
-            Objective::Ism => ImplicitScoreMatching::new(fixed).loss(model, x.clone(), noise),
+            Objective::Ism => {
+                ImplicitScoreMatching::new(fixed)
+                    .unwrap()
+                    .loss(model, x.clone(), noise)
+            }
             Objective::Ssm(k) => SlicedScoreMatching::new(k, projections, fixed)
                 .unwrap()
                 .loss(model, x.clone(), noise),
@@ -208,9 +212,10 @@ impl Objective {
                 let v = to_f64(
                     kind.sample(projections, &data.x, &mut noise.clone())
                         .unwrap(),
-                ); // [K, n, d]
+                ); // [n, K, d]
                 let vk = |k: usize, i: usize| {
-                    DVector::from_row_slice(&v[(k * n + i) * d..(k * n + i + 1) * d])
+                    let row = i * projections + k;
+                    DVector::from_row_slice(&v[row * d..(row + 1) * d])
                 };
                 let draws = (n * projections) as f64;
                 let mut m = DMatrix::zeros(d, d);
@@ -362,11 +367,12 @@ fn ism_equals_esm_plus_a_constant_on_the_sample() {
         let a: Vec<f64> = (0..d * d).map(|i| ((i + k) as f64 * 1.3).sin()).collect();
         let b: Vec<f64> = (0..d).map(|i| (i + 2 * k) as f64 * 0.2 - 0.3).collect();
         let model = LinearScore::new(&a, &b, &device);
-        let ism: f32 = ImplicitScoreMatching::new(fixed)
+        let ism: f32 = ImplicitScoreMatching::new(fixed.clone())
+            .unwrap()
             .loss(&model, data.x.clone(), &mut noise)
             .unwrap()
             .into_scalar();
-        let esm: f32 = ExplicitScoreMatching::new(&target, fixed)
+        let esm: f32 = ExplicitScoreMatching::new(&target, fixed.clone())
             .loss(&model, data.x.clone(), &mut noise)
             .unwrap()
             .into_scalar();
@@ -404,11 +410,12 @@ fn ism_minus_esm_is_the_population_constant_for_an_mlp() {
     let diffs: Vec<f64> = (0..40)
         .map(|_| {
             let x = g.sample(500, &device, DType::F32, &mut noise);
-            let ism: f32 = ImplicitScoreMatching::new(fixed)
+            let ism: f32 = ImplicitScoreMatching::new(fixed.clone())
+                .unwrap()
                 .loss(&net, x.clone(), &mut noise)
                 .unwrap()
                 .into_scalar();
-            let esm: f32 = ExplicitScoreMatching::new(&target, fixed)
+            let esm: f32 = ExplicitScoreMatching::new(&target, fixed.clone())
                 .loss(&net, x, &mut noise)
                 .unwrap()
                 .into_scalar();
@@ -435,7 +442,8 @@ fn sliced_estimators_average_to_ism() {
     let x = gaussian(3).sample(64, &device, DType::F32, &mut HostNoise::new(4));
     let fixed = NoiseConditioning::fixed(0.0);
     let mut noise = HostNoise::new(5);
-    let ism: f32 = ImplicitScoreMatching::new(fixed)
+    let ism: f32 = ImplicitScoreMatching::new(fixed.clone())
+        .unwrap()
         .loss(&net, x.clone(), &mut noise)
         .unwrap()
         .into_scalar();
@@ -446,9 +454,9 @@ fn sliced_estimators_average_to_ism() {
     ] {
         for reduced in [false, true] {
             let ssm = if reduced {
-                SlicedScoreMatching::variance_reduced(kind, 2, fixed).unwrap()
+                SlicedScoreMatching::variance_reduced(kind, 2, fixed.clone()).unwrap()
             } else {
-                SlicedScoreMatching::new(kind, 2, fixed).unwrap()
+                SlicedScoreMatching::new(kind, 2, fixed.clone()).unwrap()
             };
             let draws: Vec<f64> = (0..200)
                 .map(|_| {
@@ -477,7 +485,8 @@ fn ism_and_ssm_batch_their_directions_into_one_jvp_call() {
     let x = Tensor::<2>::ones([batch, d], &device);
     let fixed = NoiseConditioning::fixed(0.0);
     let mut noise = HostNoise::new(0);
-    ImplicitScoreMatching::new(fixed)
+    ImplicitScoreMatching::new(fixed.clone())
+        .unwrap()
         .loss(&model, x.clone(), &mut noise)
         .unwrap();
     assert_eq!(
@@ -499,7 +508,7 @@ fn ism_and_ssm_batch_their_directions_into_one_jvp_call() {
 fn bad_input_gives_typed_errors() {
     let device = Device::flex();
     let x = Tensor::<2>::ones([4, 2], &device);
-    let wrong_width = |x: Tensor<2>, _t: Tensor<1>| Tensor::cat(vec![x.clone(), x], 1);
+    let wrong_width = score_fn(|x: Tensor<2>, _t| Tensor::cat(vec![x.clone(), x], 1));
     let fixed = NoiseConditioning::fixed(0.0);
     let mut noise = HostNoise::new(0);
     let mismatch = LossError::Core(CoreError::ShapeMismatch {
@@ -511,7 +520,8 @@ fn bad_input_gives_typed_errors() {
     // finite-difference JVP evaluates the [3 * 8, 2] stack, and the model's [24, 4] answer is
     // passed through unsplit, so the error names it.
     assert_eq!(
-        ImplicitScoreMatching::new(fixed)
+        ImplicitScoreMatching::new(fixed.clone())
+            .unwrap()
             .loss(&wrong_width, x.clone(), &mut noise)
             .unwrap_err(),
         LossError::Core(CoreError::ShapeMismatch {
@@ -532,11 +542,11 @@ fn bad_input_gives_typed_errors() {
     assert_eq!(dsm.loss(&wrong_width, x, &mut noise).unwrap_err(), mismatch);
     assert_eq!(
         DenoisingScoreMatching::new(0.0, 0.0).unwrap_err(),
-        LossError::InvalidParameter {
+        LossError::Core(CoreError::InvalidParameter {
             name: "sigma",
             value: 0.0,
             requirement: "finite and > 0"
-        }
+        })
     );
     assert!(DenoisingScoreMatching::new(-1.0, 0.0).is_err());
     assert_eq!(
@@ -556,7 +566,7 @@ fn bad_input_gives_typed_errors() {
         )
         .is_err()
     );
-    assert!(NoiseConditioning::perturbed(&vp, 0.5, 0.1).is_err());
+    assert!(NoiseConditioning::perturbed(vp, 0.5, 0.1).is_err());
     let _ = from_f64(&[0.0], [1], &device, DType::F32);
 }
 
@@ -599,7 +609,7 @@ fn likelihood_weighted_exact_loss() -> f64 {
 fn likelihood_weighted_loss_at_the_exact_score(importance_sampling: bool) -> (f64, f64) {
     let device = Device::flex();
     let d = LIK_MU.len();
-    let exact = |x: Tensor<2>, t: Tensor<1>| {
+    let exact = score_fn(|x: Tensor<2>, t: Tensor<1>| {
         let [n, _] = x.dims();
         let (xs, ts) = (to_f64(x.clone()), to_f64(t));
         let out: Vec<f64> = (0..n * d)
@@ -610,7 +620,7 @@ fn likelihood_weighted_loss_at_the_exact_score(importance_sampling: bool) -> (f6
             })
             .collect();
         from_f64(&out, [n, d], &x.device(), x.dtype())
-    };
+    });
     let vp = VpSde::default();
     let dsm = ContinuousDsm::with_time_range(
         &vp,

@@ -30,15 +30,15 @@ fn data(n: usize, device: &Device, noise: &mut HostNoise) -> Tensor<2> {
 }
 
 /// A score model evaluated row by row on the host in f64: `f(row, t)`.
-fn host_score(f: impl Fn(&[f64], f64) -> Vec<f64>) -> impl Fn(Tensor<2>, Tensor<1>) -> Tensor<2> {
-    move |x: Tensor<2>, t: Tensor<1>| {
+fn host_score(f: impl Fn(&[f64], f64) -> Vec<f64>) -> impl ScoreModel {
+    score_fn(move |x: Tensor<2>, t: Tensor<1>| {
         let [n, d] = x.dims();
         let (xs, ts) = (to_f64(x.clone()), to_f64(t));
         let out: Vec<f64> = (0..n)
             .flat_map(|i| f(&xs[i * d..(i + 1) * d], ts[i]))
             .collect();
         from_f64(&out, [n, d], &x.device(), x.dtype())
-    }
+    })
 }
 
 /// The NCSN levels, computed here from their definition.
@@ -100,7 +100,7 @@ fn ncsn_loss_at_the_exact_score_is_half_d_times_the_mean_signal_fraction() {
     });
     let mut noise = HostNoise::new(11);
     let x = data(n, &device, &mut noise);
-    let loss = NcsnLoss::new(GeometricSigmas::new(SIGMA_MIN, SIGMA_MAX, LEVELS).unwrap());
+    let loss = NcsnLoss::new(GeometricSigmas::new(SIGMA_MIN, SIGMA_MAX, LEVELS).unwrap()).unwrap();
     let got = f64::from(
         loss.loss(&exact, x, &mut noise)
             .unwrap()
@@ -144,7 +144,7 @@ fn ddpm_loss_at_the_exact_score_is_d_times_the_mean_signal_fraction() {
     });
     let mut noise = HostNoise::new(12);
     let x = data(n, &device, &mut noise);
-    let loss = DdpmEpsilonLoss::new(DiscreteBetas::from_betas(BETAS.to_vec()).unwrap());
+    let loss = DdpmEpsilonLoss::new(DiscreteBetas::from_betas(BETAS.to_vec()).unwrap()).unwrap();
     let got = f64::from(
         loss.loss(&exact, x, &mut noise)
             .unwrap()
@@ -273,7 +273,7 @@ fn ncsn_loss_is_minimised_by_the_weighted_least_squares_affine_score_on_fixed_dr
         })
         .collect();
     let objective = WeightedLeastSquares { k: 0.5, rows };
-    let loss = NcsnLoss::new(GeometricSigmas::new(SIGMA_MIN, SIGMA_MAX, LEVELS).unwrap());
+    let loss = NcsnLoss::new(GeometricSigmas::new(SIGMA_MIN, SIGMA_MAX, LEVELS).unwrap()).unwrap();
     check_minimiser(&objective, &device, |model| {
         loss.loss(model, x.clone(), &mut noise.clone()).unwrap()
     });
@@ -307,7 +307,7 @@ fn ddpm_loss_is_minimised_by_the_weighted_least_squares_affine_score_on_fixed_dr
         })
         .collect();
     let objective = WeightedLeastSquares { k: 1.0, rows };
-    let loss = DdpmEpsilonLoss::new(DiscreteBetas::from_betas(BETAS.to_vec()).unwrap());
+    let loss = DdpmEpsilonLoss::new(DiscreteBetas::from_betas(BETAS.to_vec()).unwrap()).unwrap();
     check_minimiser(&objective, &device, |model| {
         loss.loss(model, x0.clone(), &mut noise.clone()).unwrap()
     });

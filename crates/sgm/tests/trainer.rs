@@ -18,11 +18,14 @@ fn unit(w: f32, device: &Device) -> Linear {
 /// SGD on loss(w) = w^2 (x = 1, no bias) with learning rate 10: w <- w - 10 * 2w = -19 w, so
 /// from w_0 = 1 the loss before step k is 19^(2k) = 361^k. In f32 the loss first overflows to
 /// +inf at the first k with 361^k > f32::MAX (k = 16: 361^15 = 2.3e38 < 3.4e38 < 361^16), and
-/// w_k = (-19)^k itself stays finite until then (19^16 = 2.9e20). The trainer must stop there,
-/// return `NonFiniteLoss { step: 16, loss: inf }`, and not evaluate the loss again.
+/// w_k = (-19)^k itself stays finite until then (19^16 = 2.9e20). With the losses read back
+/// every step (`loss_every = 1`) the trainer must stop there, return
+/// `NonFiniteLoss { step: 16, loss: inf }`, and not evaluate the loss again. With the default
+/// `loss_every = 10` it reads steps 10..=19 at once: it evaluates up to step 19 (20 calls;
+/// w_19 = 19^19 = 2e24 is still finite, the loss stays inf) and still names step 16.
 ///
-/// Mutations checked: removing the finiteness check (`if !scalar.is_finite()` -> `if false`
-/// in `Trainer::fit`) or reporting the wrong step fails this.
+/// Mutations checked: removing the finiteness check (the `position(|l| !l.is_finite())` over
+/// the losses read back in `Trainer::fit`) or reporting the wrong step fails this.
 #[test]
 fn a_diverging_run_stops_with_non_finite_loss_at_the_overflowing_step() {
     let device = Device::flex().autodiff();
@@ -31,52 +34,67 @@ fn a_diverging_run_stops_with_non_finite_loss_at_the_overflowing_step() {
         .unwrap() as usize;
     assert_eq!(expected_step, 16);
     let x = Tensor::<2>::from_data([[1.0]], &device);
-    let mut calls = 0usize;
-    let mut trainer = Trainer::new(
-        TrainerConfig::new(100).with_learning_rate(10.0),
-        SgdConfig::new().init(),
-    );
-    let err = trainer
-        .fit(unit(1.0, &device), |m: &Linear, _| {
-            calls += 1;
-            Ok::<_, std::convert::Infallible>(m.forward(x.clone()).square().mean())
-        })
-        .unwrap_err();
-    assert_eq!(
-        err,
-        NnError::NonFiniteLoss {
-            step: expected_step,
-            loss: f64::INFINITY
+    for (loss_every, expected_calls) in [(1, expected_step + 1), (10, 20)] {
+        let mut calls = 0usize;
+        let mut trainer = Trainer::new(
+            TrainerConfig::new(100)
+                .with_learning_rate(10.0)
+                .with_loss_every(loss_every),
+            SgdConfig::new().init(),
+        );
+        let err = trainer
+            .fit(unit(1.0, &device), |m: &Linear, _| {
+                calls += 1;
+                Ok::<_, std::convert::Infallible>(m.forward(x.clone()).square().mean())
+            })
+            .unwrap_err();
+        match err {
+            NnError::NonFiniteLoss { step, loss } => {
+                assert_eq!(
+                    (step, loss),
+                    (expected_step, f64::INFINITY),
+                    "loss_every {loss_every}"
+                );
+            }
+            other => panic!("expected NonFiniteLoss, got {other:?}"),
         }
-    );
-    assert_eq!(calls, expected_step + 1);
+        assert_eq!(calls, expected_calls, "loss_every {loss_every}");
+    }
 }
 
 /// A loss that turns NaN at step 5 (the closure multiplies it by NaN there) stops the run with
-/// `NonFiniteLoss { step: 5, loss: NaN }` after exactly six evaluations.
+/// `NonFiniteLoss { step: 5, loss: NaN }`: after exactly six evaluations when every loss is
+/// read back (`loss_every = 1`), after the ten of the first block of reads with the default
+/// `loss_every = 10` (the NaN weights make the later losses NaN too; the first is named).
 ///
 /// Mutations checked: removing the finiteness check fails this (the run then finishes).
 #[test]
 fn a_nan_loss_stops_the_trainer_with_its_step() {
     let device = Device::flex().autodiff();
     let x = Tensor::<2>::from_data([[1.0]], &device);
-    let mut calls = 0usize;
-    let mut trainer = Trainer::adam(TrainerConfig::new(20).with_learning_rate(0.01));
-    let err = trainer
-        .fit(unit(1.0, &device), |m: &Linear, step| {
-            calls += 1;
-            let loss = m.forward(x.clone()).square().mean();
-            Ok::<_, std::convert::Infallible>(if step == 5 { loss * f64::NAN } else { loss })
-        })
-        .unwrap_err();
-    match err {
-        NnError::NonFiniteLoss { step, loss } => {
-            assert_eq!(step, 5);
-            assert!(loss.is_nan(), "{loss}");
+    for (loss_every, expected_calls) in [(1, 6), (10, 10)] {
+        let mut calls = 0usize;
+        let mut trainer = Trainer::adam(
+            TrainerConfig::new(20)
+                .with_learning_rate(0.01)
+                .with_loss_every(loss_every),
+        );
+        let err = trainer
+            .fit(unit(1.0, &device), |m: &Linear, step| {
+                calls += 1;
+                let loss = m.forward(x.clone()).square().mean();
+                Ok::<_, std::convert::Infallible>(if step == 5 { loss * f64::NAN } else { loss })
+            })
+            .unwrap_err();
+        match err {
+            NnError::NonFiniteLoss { step, loss } => {
+                assert_eq!(step, 5, "loss_every {loss_every}");
+                assert!(loss.is_nan(), "{loss}");
+            }
+            other => panic!("expected NonFiniteLoss, got {other:?}"),
         }
-        other => panic!("expected NonFiniteLoss, got {other:?}"),
+        assert_eq!(calls, expected_calls, "loss_every {loss_every}");
     }
-    assert_eq!(calls, 6);
 }
 
 /// A 2 -> 1 linear model in f64 with weights `w` and bias `b`.
