@@ -211,8 +211,12 @@ pub fn w5(device: &Device, scale: Scale) -> Value {
     let mut host = HostNoise::new(5);
     let a = host.normal_like(&Tensor::<2>::zeros([d, d], &ad)) / 8.0;
     let a = from_f64(&sgm::core::tensor::to_f64(a), [d, d], &ad, DType::F32);
-    let ssm = SlicedScoreMatching::new(Projection::Gaussian, 1, NoiseConditioning::fixed(0.0))
-        .expect("one projection");
+    let ssm = SlicedScoreMatching::new(
+        Projection::Gaussian,
+        1,
+        NoiseConditioning::fixed(0.0).expect("finite time"),
+    )
+    .expect("one projection");
     let config = ScoreMlpConfig::new(d)
         .with_hidden(512)
         .with_depth(2)

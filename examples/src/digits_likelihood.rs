@@ -198,7 +198,7 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
         .with_progress(true);
     eprintln!("training on {n_train} images for {} steps", args.steps);
     let clock = std::time::Instant::now();
-    let (net, report) = Trainer::adam(config).fit(net, |net: &ScoreMlp, _| {
+    let (net, report) = Trainer::adam(config)?.fit(net, |net: &ScoreMlp, _| {
         let index = noise
             .uniform_like(args.batch, 0.0, n_train as f64, &train)
             .floor()

@@ -4,7 +4,8 @@
 //! step loop stalls the pipeline once per step. Every read in the library goes through
 //! [`read`], which counts it per thread, so a test (or a user profiling a sampler) can check how
 //! many reads a run made with [`host_reads`]: a fixed-step sampler makes one (its final
-//! non-finite check), an adaptive ODE solve one per attempted step (the error norm).
+//! non-finite check), an adaptive ODE solve one per attempted step (the error norm) plus two for
+//! Hairer's starting-step heuristic unless the first step is given.
 
 use std::cell::Cell;
 

@@ -64,7 +64,7 @@ impl<S: LinearSde> ContinuousElbo<S> {
     ///
     /// # Errors
     /// [`LikelihoodError::InvalidEps`](crate::LikelihoodError::InvalidEps) unless 0 < eps < T;
-    /// [`LikelihoodError::Core`](crate::LikelihoodError::Core) (`CoreError::InvalidParameter`) for
+    /// [`LikelihoodError::Core`](crate::LikelihoodError::Core) (`CoreError::TooFew`) for
     /// fewer than 2 samples.
     pub fn new(sde: S, eps: f64, samples: usize) -> Result<Self> {
         check_eps(eps, sde.t_end())?;

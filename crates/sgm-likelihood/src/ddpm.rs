@@ -81,7 +81,7 @@ impl DdpmElbo {
     /// The bound of the chain with `betas`, with `samples` Monte Carlo draws per step.
     ///
     /// # Errors
-    /// [`LikelihoodError::Core`] (`CoreError::InvalidParameter`) for fewer than 2 samples (the standard error needs
+    /// [`LikelihoodError::Core`] (`CoreError::TooFew`) for fewer than 2 samples (the standard error needs
     /// two) or a discretised decoder with fewer than 2 levels or an empty range.
     pub fn new(
         betas: DiscreteBetas,

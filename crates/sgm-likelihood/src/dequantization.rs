@@ -41,16 +41,10 @@ impl Dequantization {
     /// K = `levels` levels mapped onto [low, high).
     ///
     /// # Errors
-    /// [`LikelihoodError::Core`] (`CoreError::InvalidParameter`) for fewer than 2 levels or an empty or non-finite
+    /// [`LikelihoodError::Core`] (`CoreError::TooFew`) for fewer than 2 levels, (`InvalidParameter`) for an empty or non-finite
     /// box.
     pub fn new(levels: usize, low: f64, high: f64) -> Result<Self> {
-        if levels < 2 {
-            return Err(LikelihoodError::from(sgm_core::validate::invalid(
-                "levels",
-                levels as f64,
-                "at least 2",
-            )));
-        }
+        sgm_core::validate::at_least("levels", levels, 2)?;
         if !(low.is_finite() && high.is_finite() && low < high) {
             return Err(LikelihoodError::from(sgm_core::validate::invalid(
                 "high",
@@ -116,7 +110,7 @@ impl Dequantization {
 /// which biases the bound down by at most var(log p) / (2 d ln 2) bits/dim (Gaussian errors).
 ///
 /// # Errors
-/// [`LikelihoodError::Core`] (`CoreError::InvalidParameter`) for no draws, a zero `dim`, or draws of different
+/// [`LikelihoodError::Core`] (`CoreError::ZeroCount`) for no draws or a zero `dim`, (`InvalidParameter`) for draws of different
 /// lengths.
 ///
 /// ```
@@ -130,20 +124,9 @@ impl Dequantization {
 /// # Ok::<(), sgm_likelihood::LikelihoodError>(())
 /// ```
 pub fn importance_weighted_bits_per_dim(draws: &[Tensor<1>], dim: usize) -> Result<Tensor<1>> {
-    let Some(first) = draws.first() else {
-        return Err(LikelihoodError::from(sgm_core::validate::invalid(
-            "draws",
-            0.0,
-            "at least 1",
-        )));
-    };
-    if dim == 0 {
-        return Err(LikelihoodError::from(sgm_core::validate::invalid(
-            "dim",
-            0.0,
-            "at least 1",
-        )));
-    }
+    sgm_core::validate::nonzero("draws", draws.len())?;
+    sgm_core::validate::nonzero("dim", dim)?;
+    let first = &draws[0];
     let [batch] = first.dims();
     let (device, dtype) = (first.device(), first.dtype());
     let bits: Vec<Vec<f64>> = draws.iter().map(|b| to_f64(b.clone())).collect();

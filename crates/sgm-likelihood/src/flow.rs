@@ -117,7 +117,7 @@ impl<S: Sde> ProbabilityFlowLikelihood<S> {
     ///
     /// # Errors
     /// [`LikelihoodError::InvalidEps`] unless 0 < eps < T; [`LikelihoodError::Core`]
-    /// (`CoreError::InvalidParameter`) for zero Hutchinson probes.
+    /// (`CoreError::ZeroCount`) for zero Hutchinson probes.
     pub fn new(sde: S, divergence: Divergence, eps: f64) -> Result<Self> {
         check_eps(eps, sde.t_end())?;
         if let Divergence::Hutchinson { probes, .. } = divergence {
@@ -134,8 +134,10 @@ impl<S: Sde> ProbabilityFlowLikelihood<S> {
     /// Sets the solver's tolerances.
     ///
     /// # Errors
-    /// [`LikelihoodError::Solver`] unless both are finite and > 0.
+    /// [`LikelihoodError::Core`] (`CoreError::InvalidParameter`) unless both are finite and > 0.
     pub fn with_tolerances(mut self, rtol: f64, atol: f64) -> Result<Self> {
+        sgm_core::validate::positive("rtol", rtol)?;
+        sgm_core::validate::positive("atol", atol)?;
         self.control = PiController::new(rtol, atol)?;
         Ok(self)
     }

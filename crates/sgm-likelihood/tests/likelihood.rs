@@ -12,7 +12,7 @@ use sgm_likelihood::{
     ContinuousElbo, DdpmElbo, Decoder, Dequantization, Divergence, LikelihoodError,
     NoisyDequantization, ProbabilityFlowLikelihood, importance_weighted_bits_per_dim,
 };
-use sgm_samplers::{DdpmVariance, SamplerError};
+use sgm_samplers::DdpmVariance;
 use sgm_schedules::DiscreteBetas;
 use sgm_sde::{DdpmMarginals, GaussianMarginals, VpSde};
 
@@ -312,9 +312,10 @@ fn bad_input_gives_typed_errors() {
         .with_tolerances(0.0, 1e-5);
     assert!(matches!(
         rtol,
-        Err(LikelihoodError::Solver(SamplerError::Core(
-            CoreError::InvalidParameter { name: "rtol", .. }
-        )))
+        Err(LikelihoodError::Core(CoreError::InvalidParameter {
+            name: "rtol",
+            ..
+        }))
     ));
     let zero_probes = Divergence::Hutchinson {
         projection: Projection::Gaussian,

@@ -66,8 +66,20 @@ impl Conditioned {
 
 impl NoiseConditioning {
     /// The data as given, the model at time `t`.
-    pub fn fixed(t: f64) -> Self {
-        Self::Fixed { t }
+    ///
+    /// ```
+    /// use sgm_losses::NoiseConditioning;
+    /// assert!(NoiseConditioning::fixed(0.0).is_ok());
+    /// assert!(NoiseConditioning::fixed(f64::NAN).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`LossError::Core`](crate::LossError::Core) (`CoreError::InvalidParameter`) for a
+    /// non-finite `t`.
+    pub fn fixed(t: f64) -> Result<Self> {
+        Ok(Self::Fixed {
+            t: sgm_core::validate::finite("t", t)?,
+        })
     }
 
     /// Perturbed data with t ~ U(t_min, t_max).

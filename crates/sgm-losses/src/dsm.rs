@@ -3,8 +3,8 @@ use sgm_core::tensor::{column, from_f64, time_like};
 use sgm_core::{NoiseSource, NoiseSourceExt, ScoreModel};
 use sgm_schedules::GeometricSigmas;
 
-use crate::error::positive;
 use crate::{Result, half_squared_norm};
+use sgm_core::validate::positive;
 
 /// Denoising score matching at one noise level (Vincent, Neural Computation 2011):
 ///

@@ -19,19 +19,6 @@ pub enum LossError {
 /// Result alias of `sgm-losses`.
 pub type Result<T, E = LossError> = std::result::Result<T, E>;
 
-/// Checks that a parameter is finite and > 0.
-pub(crate) fn positive(name: &'static str, value: f64) -> Result<f64> {
-    if value.is_finite() && value > 0.0 {
-        Ok(value)
-    } else {
-        Err(LossError::from(sgm_core::validate::invalid(
-            name,
-            value,
-            "finite and > 0",
-        )))
-    }
-}
-
 /// Checks 0 <= t_min < t_max, both finite.
 pub(crate) fn time_range(t_min: f64, t_max: f64) -> Result<()> {
     if !(t_min.is_finite() && t_min >= 0.0) {

@@ -19,7 +19,7 @@ use crate::{NoiseConditioning, Result};
 ///
 /// let target = score_fn(|x: Tensor<2>, _t| -x);       // N(0, I)
 /// let model = score_fn(|x: Tensor<2>, _t| -x * 0.5); // half the score
-/// let esm = ExplicitScoreMatching::new(target, NoiseConditioning::fixed(0.0));
+/// let esm = ExplicitScoreMatching::new(target, NoiseConditioning::fixed(0.0)?);
 /// let x = Tensor::<2>::ones([4, 2], &Device::flex());
 /// let loss: f32 = esm.loss(&model, x, &mut HostNoise::new(0))?.into_scalar();
 /// assert!((loss - 0.25).abs() < 1e-6); // 1/2 * 2 * 0.5^2

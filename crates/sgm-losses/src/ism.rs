@@ -22,7 +22,7 @@ use crate::{NoiseConditioning, Result};
 ///
 /// // s(x) = -x: tr J = -d, 1/2 |s|^2 = 1/2 |x|^2.
 /// let model = score_fn(|x: Tensor<2>, _t| -x);
-/// let ism = ImplicitScoreMatching::new(NoiseConditioning::fixed(0.0))?;
+/// let ism = ImplicitScoreMatching::new(NoiseConditioning::fixed(0.0)?)?;
 /// let x = Tensor::<2>::ones([3, 2], &Device::flex());
 /// let loss: f32 = ism.loss(&model, x, &mut HostNoise::new(0))?.into_scalar();
 /// assert!((loss - (-2.0 + 1.0)).abs() < 1e-3); // finite-difference JVP of a closure

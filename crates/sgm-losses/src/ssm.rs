@@ -21,8 +21,8 @@ use crate::{NoiseConditioning, Result};
 /// ```
 /// use sgm_core::divergence::Projection;
 /// use sgm_losses::{NoiseConditioning, SlicedScoreMatching};
-/// let ssm = SlicedScoreMatching::new(Projection::Rademacher, 4, NoiseConditioning::fixed(0.0))?;
-/// assert!(SlicedScoreMatching::new(Projection::Gaussian, 0, NoiseConditioning::fixed(0.0)).is_err());
+/// let ssm = SlicedScoreMatching::new(Projection::Rademacher, 4, NoiseConditioning::fixed(0.0)?)?;
+/// assert!(SlicedScoreMatching::new(Projection::Gaussian, 0, NoiseConditioning::fixed(0.0)?).is_err());
 /// # Ok::<(), sgm_losses::LossError>(())
 /// ```
 #[derive(Debug, Clone)]

@@ -72,15 +72,9 @@ impl<N: ScoreNetwork, S: LinearSde> BinnedDenoiser<N, S> {
     /// (output width d K, level-major within each coordinate: column i K + k).
     ///
     /// # Errors
-    /// [`NnError::Core`] (`CoreError::InvalidParameter`) for fewer than 2 levels or an empty or non-finite range.
+    /// [`NnError::Core`] (`CoreError::TooFew`) for fewer than 2 levels, (`InvalidParameter`) for an empty or non-finite range.
     pub fn new(net: N, sde: S, levels: usize, low: f64, high: f64) -> Result<Self> {
-        if levels < 2 {
-            return Err(NnError::from(sgm_core::validate::invalid(
-                "levels",
-                levels as f64,
-                "at least 2",
-            )));
-        }
+        sgm_core::validate::at_least("levels", levels, 2)?;
         if !(low.is_finite() && high.is_finite() && low < high) {
             return Err(NnError::from(sgm_core::validate::invalid(
                 "high",

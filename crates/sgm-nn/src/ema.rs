@@ -1,7 +1,7 @@
 use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
 
-use crate::{NnError, Result};
+use crate::Result;
 
 /// Exponential moving average of a module's float parameters (Polyak averaging), the weights
 /// score models are evaluated with (Song & Ermon 2020, "Improved techniques for training
@@ -43,15 +43,9 @@ impl<M: Module> Ema<M> {
     /// Starts the average at `model`'s parameters.
     ///
     /// # Errors
-    /// [`NnError::Core`] (`CoreError::InvalidParameter`) unless 0 <= `decay` < 1.
+    /// [`NnError::Core`](crate::NnError::Core) (`CoreError::InvalidParameter`) unless 0 <= `decay` < 1.
     pub fn new(model: &M, decay: f64) -> Result<Self> {
-        if !(0.0..1.0).contains(&decay) {
-            return Err(NnError::from(sgm_core::validate::invalid(
-                "ema_decay",
-                decay,
-                "0 <= decay < 1",
-            )));
-        }
+        check_decay(decay)?;
         Ok(Self {
             average: model.valid(),
             decay,
@@ -127,8 +121,19 @@ impl ModuleMapper for Blend {
     }
 }
 
+/// `decay` if 0 <= decay < 1 (the EMA's and the trainer's check).
+pub(crate) fn check_decay(decay: f64) -> Result<f64> {
+    Ok(sgm_core::validate::require(
+        (0.0..1.0).contains(&decay),
+        "ema_decay",
+        decay,
+        "0 <= decay < 1",
+    )?)
+}
+
 #[cfg(test)]
 mod tests {
+    use crate::NnError;
     use burn::nn::{Linear, LinearConfig};
 
     use super::*;
@@ -200,6 +205,7 @@ mod tests {
                 .with_learning_rate(0.05)
                 .with_ema_decay(ema_decay);
             let (model, _) = Trainer::adam(config)
+                .unwrap()
                 .fit(linear(0.0, 0.0, &device), |m: &Linear, _| {
                     Ok::<_, std::convert::Infallible>(
                         (m.forward(x.clone()) - x.clone() * 2.0).square().mean(),

@@ -20,7 +20,7 @@ pub enum NnError {
         loss: f64,
     },
     /// The loss failed (a model of the wrong shape, a loss's own check); `source` is its error.
-    #[error("loss failed at training step {step}: {source}")]
+    #[error("loss failed at training step {step}")]
     Loss {
         /// The step whose loss failed.
         step: usize,

@@ -95,7 +95,7 @@ impl ScoreMlpConfig {
     /// Builds the network on `device`.
     ///
     /// # Errors
-    /// [`NnError::Core`] (`CoreError::InvalidParameter`) for a zero dimension, width or depth, or a non-positive
+    /// [`NnError::Core`] (`CoreError::ZeroCount`) for a zero dimension, width or depth, (`InvalidParameter`) for a non-positive
     /// Fourier scale.
     pub fn init(&self, device: &Device) -> Result<ScoreMlp> {
         for (name, value) in [
@@ -104,13 +104,7 @@ impl ScoreMlpConfig {
             ("depth", self.depth),
             ("outputs_per_dim", self.outputs_per_dim),
         ] {
-            if value == 0 {
-                return Err(NnError::from(sgm_core::validate::invalid(
-                    name,
-                    0.0,
-                    "at least 1",
-                )));
-            }
+            sgm_core::validate::nonzero(name, value)?;
         }
         if !(self.fourier_scale.is_finite() && self.fourier_scale > 0.0) {
             return Err(NnError::from(sgm_core::validate::invalid(

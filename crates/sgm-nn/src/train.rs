@@ -60,7 +60,7 @@ impl TrainReport {
 /// let device = Device::flex().autodiff();
 /// let model = LinearConfig::new(1, 1).init(&device);
 /// let x = Tensor::<2>::from_data([[1.0], [2.0], [-1.0]], &device);
-/// let mut trainer = Trainer::adam(TrainerConfig::new(300).with_learning_rate(0.05));
+/// let mut trainer = Trainer::adam(TrainerConfig::new(300).with_learning_rate(0.05))?;
 /// let (model, report) = trainer.fit(model, |m: &burn::nn::Linear, _| {
 ///     Ok::<_, std::convert::Infallible>((m.forward(x.clone()) - x.clone() * 2.0).square().mean())
 /// })?;
@@ -82,12 +82,29 @@ impl std::fmt::Debug for Trainer {
 
 impl Trainer {
     /// A trainer with any burn optimizer.
-    pub fn new(config: TrainerConfig, optimizer: ModuleOptimizer) -> Self {
-        Self { config, optimizer }
+    ///
+    /// # Errors
+    /// [`NnError::Core`]: `InvalidParameter` for an `ema_decay` outside [0, 1), `ZeroCount` for a
+    /// zero `loss_every`.
+    pub fn new(config: TrainerConfig, optimizer: ModuleOptimizer) -> Result<Self> {
+        if let Some(decay) = config.ema_decay {
+            crate::ema::check_decay(decay)?;
+        }
+        sgm_core::validate::nonzero("loss_every", config.loss_every)?;
+        Ok(Self { config, optimizer })
     }
 
     /// A trainer with Adam at its default betas (0.9, 0.999).
-    pub fn adam(config: TrainerConfig) -> Self {
+    ///
+    /// ```
+    /// use sgm_nn::{Trainer, TrainerConfig};
+    /// assert!(Trainer::adam(TrainerConfig::new(100).with_ema_decay(Some(0.999))).is_ok());
+    /// assert!(Trainer::adam(TrainerConfig::new(100).with_loss_every(0)).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Trainer::new`].
+    pub fn adam(config: TrainerConfig) -> Result<Self> {
         Self::new(config, AdamConfig::new().init())
     }
 
@@ -97,15 +114,14 @@ impl Trainer {
     /// # Errors
     /// [`NnError::Loss`] if the closure fails (its error kept as the source),
     /// [`NnError::NonFiniteLoss`] if a loss is NaN or infinite (the model is then dropped: it was
-    /// trained on it), [`NnError::Core`] (`CoreError::InvalidParameter`) for an `ema_decay`
-    /// outside [0, 1) or a zero `loss_every`.
+    /// trained on it).
     pub fn fit<M, F, E>(&mut self, mut model: M, mut loss: F) -> Result<(M, TrainReport)>
     where
         M: Module,
         F: FnMut(&M, usize) -> std::result::Result<Tensor<1>, E>,
         E: std::error::Error + Send + Sync + 'static,
     {
-        let every = sgm_core::validate::nonzero("loss_every", self.config.loss_every)?;
+        let every = self.config.loss_every;
         let bar = if self.config.progress {
             ProgressBar::new(self.config.steps as u64).with_style(
                 ProgressStyle::with_template("{bar:40} {pos}/{len} steps, loss {msg} ({eta})")
@@ -153,6 +169,32 @@ impl Trainer {
     /// Trains the score network `model` with `loss` on the batch `data(step)` of every step,
     /// the loss drawing its noise from `noise`: [`Trainer::fit`] with `loss.loss(model, data,
     /// noise)` as the closure.
+    ///
+    /// ```
+    /// use burn::prelude::*;
+    /// use sgm_core::{HostNoise, Loss, NoiseSource, NoiseSourceExt, ScoreModel};
+    /// use sgm_nn::{ScoreMlpConfig, Trainer, TrainerConfig};
+    ///
+    /// /// Explicit score matching to N(0, I) at t = 0: 1/2 E |s(x) + x|^2.
+    /// struct ToStandardNormal;
+    /// impl Loss for ToStandardNormal {
+    ///     type Error = sgm_core::CoreError;
+    ///     fn loss<M: ScoreModel + ?Sized>(
+    ///         &self, model: &M, x: Tensor<2>, _: &mut dyn NoiseSource,
+    ///     ) -> Result<Tensor<1>, Self::Error> {
+    ///         let s = model.checked_score(x.clone(), sgm_core::tensor::time_like(0.0, &x))?;
+    ///         Ok((s + x).square().sum_dim(1).mean() * 0.5)
+    ///     }
+    /// }
+    /// let device = Device::flex().autodiff();
+    /// let net = ScoreMlpConfig::new(2).with_hidden(16).with_depth(1).init(&device)?;
+    /// let mut noise = HostNoise::new(0);
+    /// let batch = noise.normal_like(&Tensor::<2>::zeros([256, 2], &device));
+    /// let mut trainer = Trainer::adam(TrainerConfig::new(200).with_learning_rate(1e-2))?;
+    /// let (_, report) = trainer.fit_loss(net, &ToStandardNormal, |_| batch.clone(), &mut noise)?;
+    /// assert!(report.mean_last(20) < report.losses[0]);
+    /// # Ok::<(), sgm_nn::NnError>(())
+    /// ```
     ///
     /// # Errors
     /// As [`Trainer::fit`]; a failing loss gives [`NnError::Loss`] whose source is the loss's

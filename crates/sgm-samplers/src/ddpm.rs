@@ -120,11 +120,12 @@ impl DdimSampler {
     /// [`SamplerError::Core`] (`CoreError::InvalidParameter`) unless 1 <= steps <= N and eta is finite and >= 0.
     pub fn new(betas: DiscreteBetas, steps: usize, eta: f64) -> Result<Self> {
         let n = betas.len();
-        if steps == 0 || steps > n {
+        sgm_core::validate::nonzero("steps", steps)?;
+        if steps > n {
             return Err(SamplerError::from(sgm_core::validate::invalid(
                 "steps",
                 steps as f64,
-                "between 1 and the chain's length",
+                "at most the chain's length",
             )));
         }
         if !(eta.is_finite() && eta >= 0.0) {

@@ -7,7 +7,8 @@
 //! [`NoiseSource`](sgm_core::NoiseSource), reports progress to an [`Observer`], returns a
 //! [`SampleOutput`] (state and NFE), and fails with [`SamplerError::NonFinite`] (naming the first
 //! bad step and its time) when its state stops being finite. That check runs on the device and
-//! is read back once at the end: no step loop reads the device.
+//! is read back once at the end: no fixed-step loop reads the device, and an adaptive ODE solve
+//! reads one scalar per attempted step (its error norm).
 //!
 //! | sampler | what | reference |
 //! |---|---|---|

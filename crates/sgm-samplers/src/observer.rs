@@ -107,8 +107,10 @@ impl Observer for Progress {
 ///
 /// ```
 /// use sgm_samplers::Trajectory;
-/// let trajectory = Trajectory::every(10);
+/// let trajectory = Trajectory::every(10)?;
 /// assert!(trajectory.times.is_empty());
+/// assert!(Trajectory::every(0).is_err());
+/// # Ok::<(), sgm_samplers::SamplerError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Trajectory {
@@ -121,14 +123,17 @@ pub struct Trajectory {
 }
 
 impl Trajectory {
-    /// Records every `every`-th step (every step for 0 or 1).
-    pub fn every(every: usize) -> Self {
-        Self {
-            every: every.max(1),
+    /// Records every `every`-th step (and the last).
+    ///
+    /// # Errors
+    /// [`SamplerError::Core`](crate::SamplerError::Core) (`CoreError::ZeroCount`) for 0.
+    pub fn every(every: usize) -> crate::Result<Self> {
+        Ok(Self {
+            every: sgm_core::validate::nonzero("every", every)?,
             times: Vec::new(),
             states: Vec::new(),
             last: None,
-        }
+        })
     }
 }
 

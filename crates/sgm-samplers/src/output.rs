@@ -40,6 +40,12 @@ impl<'o> StepEnd<'o> {
     /// Ends a step that reached `x` at time `t` after `nfe` evaluations in all.
     pub(crate) fn end(&mut self, x: &Tensor<2>, t: f64, nfe: usize) {
         self.watch.record(x, self.step, t);
+        self.notify(x, t, nfe);
+    }
+
+    /// Ends a step whose state was already checked (an adaptive step's read): the observer and
+    /// the count only.
+    pub(crate) fn notify(&mut self, x: &Tensor<2>, t: f64, nfe: usize) {
         self.observer.on_step(&StepInfo {
             step: self.step,
             steps: self.steps,
@@ -57,7 +63,7 @@ impl<'o> StepEnd<'o> {
     }
 
     /// The run's output, or [`SamplerError::NonFinite`] naming the first step whose state was
-    /// not finite: one host read for the whole run.
+    /// not finite: one host read for the whole run (none when nothing was recorded).
     pub(crate) fn finish(self, x: Tensor<2>, nfe: usize) -> Result<SampleOutput> {
         self.observer.on_finish();
         match self.watch.first_bad() {

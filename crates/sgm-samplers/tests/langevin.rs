@@ -284,7 +284,7 @@ fn annealed_langevin_steps_are_alpha_i_over_2_at_the_level_times() {
     let (eps, steps) = (0.01, 2);
     let levels = GeometricSigmas::new(0.5, 4.0, 3).unwrap();
     let x0 = from_f64(&start, [3, 2], &device, DType::F64);
-    let mut trajectory = Trajectory::every(1);
+    let mut trajectory = Trajectory::every(1).unwrap();
     let x = AnnealedLangevin::new(levels, steps, eps)
         .unwrap()
         .with_denoising(true)

@@ -54,7 +54,7 @@ fn trajectory_records_every_kth_langevin_state() {
     // step is a multiple of 3, so nothing is pending at the end), all at the chain's time t.
     let (eps, steps, t) = (0.2, 10, 0.3);
     let score = linear_score();
-    let mut trajectory = Trajectory::every(3);
+    let mut trajectory = Trajectory::every(3).unwrap();
     let mut noise = HostNoise::new(11);
     let x = LangevinDynamics::new(eps, steps)
         .unwrap()
@@ -87,12 +87,13 @@ fn trajectory_records_every_kth_langevin_state() {
 fn trajectory_records_the_times_and_the_last_step_of_a_pc_run() {
     // NonePredictor with NoneCorrector leaves the state at x0 on the grid 1, 0.9, ..., 0: step i
     // ends at t = 0.9 - 0.1 i. every(4) records steps 0, 4, 8 and, at the end, the pending
-    // step 9; every(0) (as every(1)) records all 10 steps and nothing twice.
+    // step 9; every(1) records all 10 steps and nothing twice; every(0) is an error.
     let grid = TimeGrid::uniform(1.0, 0.0, 11).unwrap();
     let sampler = PcSampler::new(NonePredictor, NoneCorrector, grid, FinalStep::Sample).unwrap();
     let score = linear_score();
-    for (every, steps) in [(4, vec![0, 4, 8, 9]), (0, (0..10).collect())] {
-        let mut trajectory = Trajectory::every(every);
+    assert!(Trajectory::every(0).is_err());
+    for (every, steps) in [(4, vec![0, 4, 8, 9]), (1, (0..10).collect())] {
+        let mut trajectory = Trajectory::every(every).unwrap();
         let mut noise = HostNoise::new(0);
         sampler
             .sample(&score, start(), &mut noise, &mut trajectory)

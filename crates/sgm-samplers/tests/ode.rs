@@ -399,3 +399,31 @@ fn adaptive_steps_follow_the_worst_sample_and_pi_control_changes_them() {
             .is_err()
     );
 }
+
+#[test]
+fn many_constant_steps_end_exactly_at_t1() {
+    // 20,000 Euler steps of dx/dt = 1 from 0 to 1 (and back from 1 to 1e-3): step i ends at
+    // t0 + i (t1 - t0) / n from the index, so rounding in t cannot add a step (which
+    // `ConstantSteps`'s step limit would refuse) and the last step ends at t1 exactly; Euler is
+    // exact for a constant field, x(t1) = t1 - t0 to rounding.
+    // Mutation checked: `fixed_steps` returning None (t accumulated step by step) makes the
+    // forward solve fail with TooManySteps.
+    let device = device();
+    let field = |x: Tensor<2>, _t: f64| x.ones_like();
+    for (t0, t1) in [(0.0, 1.0), (1.0, 1e-3)] {
+        let x0 = from_f64(&[0.0], [1, 1], &device, DType::F64);
+        let control = ConstantSteps::new(20_000).unwrap();
+        let sol = solve_ode(
+            &field,
+            &Tableau::euler(),
+            x0,
+            t0,
+            t1,
+            control,
+            &mut NoObserver,
+        )
+        .unwrap_or_else(|e| panic!("{t0} -> {t1}: {e}"));
+        assert_eq!(sol.accepted, 20_000);
+        assert!((to_f64(sol.x)[0] - (t1 - t0)).abs() < 1e-9);
+    }
+}

@@ -46,7 +46,7 @@ impl DiscreteBetas {
     /// Betas from an explicit list, beta_1 first.
     ///
     /// # Errors
-    /// [`ScheduleError::TooFewPoints`] if the list is empty; [`ScheduleError::InvalidBeta`]
+    /// [`ScheduleError::Core`] (`CoreError::TooFew`) if the list is empty; [`ScheduleError::InvalidBeta`]
     /// naming the first beta outside (0, 1) (NaN included).
     pub fn from_betas(betas: Vec<f64>) -> Result<Self> {
         at_least("betas", betas.len(), 1)?;
@@ -77,7 +77,7 @@ impl DiscreteBetas {
     /// use beta_1 = 1e-4, beta_N = 0.02, N = 1000. With one step the schedule is [beta_1].
     ///
     /// # Errors
-    /// As [`DiscreteBetas::from_betas`], and [`ScheduleError::NonFinite`] for non-finite ends.
+    /// As [`DiscreteBetas::from_betas`], and [`ScheduleError::Core`] (`CoreError::InvalidParameter`) for non-finite ends.
     pub fn linear(beta_1: f64, beta_n: f64, steps: usize) -> Result<Self> {
         finite("beta_1", beta_1)?;
         finite("beta_N", beta_n)?;
@@ -101,7 +101,7 @@ impl DiscreteBetas {
     ///
     /// # Errors
     /// [`ScheduleError::Core`] (`CoreError::InvalidParameter`) unless s is finite and >= 0;
-    /// [`ScheduleError::TooFewPoints`] if `steps == 0`.
+    /// [`ScheduleError::Core`] (`CoreError::TooFew`) if `steps == 0`.
     pub fn cosine(steps: usize, s: f64) -> Result<Self> {
         at_least("steps", steps, 1)?;
         if !(s.is_finite() && s >= 0.0) {

@@ -93,7 +93,7 @@ impl LinearBeta {
     ///
     /// # Errors
     /// [`ScheduleError::InvalidBetaRange`] unless 0 <= beta_min <= beta_max and beta_max > 0;
-    /// [`ScheduleError::NonFinite`] for NaN or infinite ends.
+    /// [`ScheduleError::Core`] (`CoreError::InvalidParameter`) for NaN or infinite ends.
     pub fn new(beta_min: f64, beta_max: f64) -> Result<Self> {
         finite("beta_min", beta_min)?;
         finite("beta_max", beta_max)?;

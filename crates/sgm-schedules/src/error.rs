@@ -7,14 +7,6 @@ pub enum ScheduleError {
     /// A bad parameter or shape, detected by `sgm-core`'s checks.
     #[error(transparent)]
     Core(#[from] sgm_core::CoreError),
-    /// A parameter is NaN or infinite.
-    #[error("{name} must be finite, got {value}")]
-    NonFinite {
-        /// Parameter name.
-        name: &'static str,
-        /// The offending value.
-        value: f64,
-    },
     /// The noise range is empty or not positive: needs 0 < sigma_min < sigma_max.
     #[error(
         "invalid sigma range: need 0 < sigma_min < sigma_max, got sigma_min = {sigma_min}, sigma_max = {sigma_max}"
@@ -42,16 +34,6 @@ pub enum ScheduleError {
         beta_min: f64,
         /// beta(1).
         beta_max: f64,
-    },
-    /// Too few steps or points.
-    #[error("{name} needs at least {min}, got {n}")]
-    TooFewPoints {
-        /// What is counted.
-        name: &'static str,
-        /// The count passed.
-        n: usize,
-        /// The minimum.
-        min: usize,
     },
     /// A time range is empty or outside the domain of its spacing.
     #[error("invalid time range from {from} to {to}: {reason}")]

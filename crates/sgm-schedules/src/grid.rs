@@ -39,7 +39,7 @@ impl TimeGrid {
     /// `points` time points from `from` to `to` with the given spacing.
     ///
     /// # Errors
-    /// [`ScheduleError::TooFewPoints`] if `points < 2`; [`ScheduleError::NonFinite`] for
+    /// [`ScheduleError::Core`] (`CoreError::TooFew`) if `points < 2`; [`ScheduleError::Core`] (`CoreError::InvalidParameter`) for
     /// non-finite ends; [`ScheduleError::InvalidTimeRange`] if `from == to` or if Karras spacing
     /// gets a negative end; [`ScheduleError::Core`] (`CoreError::InvalidParameter`) for a non-positive rho.
     pub fn new(from: f64, to: f64, points: usize, spacing: Spacing) -> Result<Self> {
@@ -165,11 +165,11 @@ mod tests {
         );
         assert_eq!(
             TimeGrid::uniform(1.0, 0.0, 1),
-            Err(ScheduleError::TooFewPoints {
+            Err(ScheduleError::Core(sgm_core::CoreError::TooFew {
                 name: "time grid points",
-                n: 1,
+                count: 1,
                 min: 2
-            })
+            }))
         );
         assert!(TimeGrid::new(-1.0, 1.0, 10, Spacing::Karras { rho: 7.0 }).is_err());
         assert!(TimeGrid::new(0.0, 1.0, 10, Spacing::Karras { rho: -7.0 }).is_err());

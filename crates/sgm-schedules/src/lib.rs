@@ -24,20 +24,4 @@ pub use error::{Result, ScheduleError};
 pub use grid::{Spacing, TimeGrid};
 pub use sigmas::{GeometricSigmas, KarrasSigmas, SigmaLevels};
 
-/// Checks that `value` is finite.
-pub(crate) fn finite(name: &'static str, value: f64) -> Result<f64> {
-    if value.is_finite() {
-        Ok(value)
-    } else {
-        Err(ScheduleError::NonFinite { name, value })
-    }
-}
-
-/// Checks a count of points against its minimum.
-pub(crate) fn at_least(name: &'static str, n: usize, min: usize) -> Result<usize> {
-    if n >= min {
-        Ok(n)
-    } else {
-        Err(ScheduleError::TooFewPoints { name, n, min })
-    }
-}
+pub(crate) use sgm_core::validate::{at_least, finite};

@@ -42,7 +42,7 @@ impl GeometricSigmas {
     ///
     /// # Errors
     /// [`ScheduleError::InvalidSigmas`] unless 0 < sigma_min < sigma_max (finite);
-    /// [`ScheduleError::TooFewPoints`] if `levels < 2`.
+    /// [`ScheduleError::Core`] (`CoreError::TooFew`) if `levels < 2`.
     pub fn new(sigma_min: f64, sigma_max: f64, levels: usize) -> Result<Self> {
         check_sigma_range(sigma_min, sigma_max)?;
         at_least("levels", levels, 2)?;
@@ -116,17 +116,20 @@ impl SigmaLevels {
     /// Levels `sigmas` (strictly decreasing, finite, > 0) with model times `times`.
     ///
     /// # Errors
-    /// [`ScheduleError::TooFewPoints`] for no levels; [`ScheduleError::Core`]
-    /// (`CoreError::InvalidParameter`) for a non-positive or non-increasing sigma, a non-finite
-    /// time, or `times` of another length.
+    /// [`ScheduleError::Core`] (`CoreError::TooFew`) for no levels; [`ScheduleError::Core`]
+    /// (`CoreError::InvalidParameter`) for a non-positive sigma or one that is not below the
+    /// previous (levels strictly decrease), a non-finite time; (`CoreError::ShapeMismatch`) for
+    /// `times` of another length.
     pub fn new(sigmas: Vec<f64>, times: Vec<f64>) -> Result<Self> {
-        crate::at_least("noise levels", sigmas.len(), 1)?;
-        sgm_core::validate::require(
-            times.len() == sigmas.len(),
-            "number of level times",
-            times.len() as f64,
-            "one per noise level",
-        )?;
+        sgm_core::validate::nonzero("noise levels", sigmas.len())?;
+        if times.len() != sigmas.len() {
+            return Err(sgm_core::CoreError::ShapeMismatch {
+                what: "level times (one per noise level)",
+                expected: vec![sigmas.len()],
+                found: vec![times.len()],
+            }
+            .into());
+        }
         for (i, &sigma) in sigmas.iter().enumerate() {
             sgm_core::validate::positive("noise level sigma", sigma)?;
             if i > 0 {
@@ -236,13 +239,20 @@ impl KarrasSigmas {
             self.sigma_max.powf(1.0 / self.rho),
             self.sigma_min.powf(1.0 / self.rho),
         );
-        (a + u * (b - a)).powf(self.rho)
+        // Interpolate from the nearer end: at u = 1, a + (b - a) cancels a^(1/rho) against
+        // itself (for rho = 0.5 and a ratio of 1e4, 1e8 against 1), which loses the ends by
+        // more than 1e-9; b + (1 - u) (a - b) gives both ends exactly.
+        if u <= 0.5 {
+            (a + u * (b - a)).powf(self.rho)
+        } else {
+            (b + (1.0 - u) * (a - b)).powf(self.rho)
+        }
     }
 
     /// `n` levels sigma(i / (n - 1)), i = 0..n, largest first.
     ///
     /// # Errors
-    /// [`ScheduleError::TooFewPoints`] if `n < 2`.
+    /// [`ScheduleError::Core`] (`CoreError::TooFew`) if `n < 2`.
     pub fn discretize(&self, n: usize) -> Result<Vec<f64>> {
         at_least("Karras levels", n, 2)?;
         Ok((0..n)
@@ -286,18 +296,18 @@ mod tests {
         assert!(GeometricSigmas::new(1.0, 1.0, 10).is_err());
         assert!(matches!(
             GeometricSigmas::new(0.1, f64::INFINITY, 10),
-            Err(ScheduleError::NonFinite {
+            Err(ScheduleError::Core(sgm_core::CoreError::InvalidParameter {
                 name: "sigma_max",
                 ..
-            })
+            }))
         ));
         assert_eq!(
             GeometricSigmas::new(0.1, 1.0, 1),
-            Err(ScheduleError::TooFewPoints {
+            Err(ScheduleError::Core(sgm_core::CoreError::TooFew {
                 name: "levels",
-                n: 1,
+                count: 1,
                 min: 2
-            })
+            }))
         );
         assert!(KarrasSigmas::new(0.1, 1.0, 0.0).is_err());
         assert!(

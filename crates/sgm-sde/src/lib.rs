@@ -20,8 +20,10 @@
 //! | [`OrnsteinUhlenbeck`] | -theta x | sqrt(2 theta) | exp(-theta t) | sqrt(1 - exp(-2 theta t)) | N(0, I) |
 //! | [`BrownianMotion`] | 0 | 1 | 1 | sqrt(t) | N(0, T I) |
 //!
-//! with sigma(t) = sigma_min (sigma_max/sigma_min)^t, beta(t) = beta_min + t (beta_max -
-//! beta_min) and B(t) = int_0^t beta. All five are linear ([`LinearSde`]): their transition
+//! with the default schedules sigma(t) = sigma_min (sigma_max/sigma_min)^t ([`GeometricSigma`](sgm_schedules::GeometricSigma)),
+//! beta(t) = beta_min + t (beta_max - beta_min) ([`LinearBeta`](sgm_schedules::LinearBeta)) and
+//! B(t) = int_0^t beta; with another schedule VE has g = sqrt(d sigma^2 / dt) and std =
+//! sqrt(sigma(t)^2 - sigma(0)^2), VP and sub-VP the same formulas in its beta and B. All five are linear ([`LinearSde`]): their transition
 //! kernels are Gaussian, p_t|0(x | x0) = N(m(t) x0, std(t)^2 I) ([`GaussianMarginals`]).
 //! [`DdpmMarginals`] gives the same interface for a discrete DDPM chain, and [`SmldMarginals`]
 //! for the noise levels of NCSN.

@@ -50,7 +50,7 @@ pub struct AncestralStep {
 /// use sgm_core::{Noise, NoiseSource, NoiseSourceExt};
 /// use sgm_sde::{Sde, isotropic_gaussian_log_prob};
 ///
-/// /// dx = -2 x dt + 0.5 dW on [0, 3], prior N(0, 0.25 / 4).
+/// /// dx = -2 x dt + 0.5 dW on [0, 3], prior its stationary law N(0, 0.5^2 / 4 I) = N(0, 0.25^2 I).
 /// struct Ou;
 /// impl Sde for Ou {
 ///     fn t_end(&self) -> f64 { 3.0 }
@@ -58,10 +58,10 @@ pub struct AncestralStep {
 ///     fn diffusion(&self, t: Tensor<1>) -> Tensor<1> { t.ones_like() * 0.5 }
 ///     fn prior_sample(&self, shape: [usize; 2], device: &Device, dtype: DType,
 ///                     noise: &mut dyn NoiseSource) -> Tensor<2> {
-///         noise.sample(Noise::StandardNormal, shape, device, dtype) * 0.25f64.sqrt()
+///         noise.sample(Noise::StandardNormal, shape, device, dtype) * 0.25
 ///     }
 ///     fn prior_log_prob(&self, x: Tensor<2>) -> Tensor<1> {
-///         isotropic_gaussian_log_prob(x, 0.25f64.sqrt())
+///         isotropic_gaussian_log_prob(x, 0.25)
 ///     }
 /// }
 /// assert_eq!(Ou.name(), "custom");

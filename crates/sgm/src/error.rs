@@ -28,6 +28,9 @@ pub enum Error {
     /// From `sgm-likelihood`.
     #[error(transparent)]
     Likelihood(#[from] sgm_likelihood::LikelihoodError),
+    /// From `sgm-energy`.
+    #[error(transparent)]
+    Energy(#[from] sgm_energy::EnergyError),
     /// From device selection.
     #[error(transparent)]
     Device(#[from] crate::device::DeviceError),

@@ -19,6 +19,7 @@
 //! | [`losses`] | `sgm-losses` | ESM, ISM, SSM, SSM-VR, DSM (single, NCSN, continuous), DDPM loss |
 //! | [`samplers`] | `sgm-samplers` | Langevin, annealed Langevin, PC samplers, ODE solvers, DDPM, DDIM |
 //! | [`likelihood`] | `sgm-likelihood` | probability-flow log-likelihood, bits/dim, DDPM and continuous ELBOs |
+//! | [`energy`] | `sgm-energy` | energy models (score -grad E), Metropolis-Hastings, annealed importance sampling |
 //!
 //! ```
 //! use sgm::prelude::*;
@@ -54,8 +55,9 @@ mod error;
 
 pub use error::{Error, Result};
 pub use {
-    sgm_core as core, sgm_data as data, sgm_likelihood as likelihood, sgm_losses as losses,
-    sgm_nn as nn, sgm_samplers as samplers, sgm_schedules as schedules, sgm_sde as sde,
+    sgm_core as core, sgm_data as data, sgm_energy as energy, sgm_likelihood as likelihood,
+    sgm_losses as losses, sgm_nn as nn, sgm_samplers as samplers, sgm_schedules as schedules,
+    sgm_sde as sde,
 };
 
 /// burn, as this crate builds it: use it for tensors and devices so that versions match.
@@ -68,8 +70,8 @@ pub mod prelude {
     pub use sgm_core::divergence::Projection;
     pub use sgm_core::tensor::{f64_tensor, time_like, to_f64};
     pub use sgm_core::{
-        CoreError, DeviceNoise, HostNoise, Loss, Noise, NoiseSource, NoiseSourceExt, ScoreFn,
-        ScoreModel, VectorField, score_fn,
+        CoreError, DeviceNoise, HostNoise, Loss, Noise, NoiseSource, NoiseSourceExt,
+        NonFiniteWatch, ScoreFn, ScoreModel, VectorField, score_fn,
     };
     pub use sgm_data::{Digits, ExactDensity, Gaussian, GaussianMixture, PixelScale, Split};
     pub use sgm_likelihood::{

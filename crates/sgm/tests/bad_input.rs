@@ -147,14 +147,14 @@ fn losses() -> Vec<(&'static str, LossFn)> {
         (
             "ExplicitScoreMatching",
             Box::new(|m, x| {
-                let esm = ExplicitScoreMatching::new(good(), NoiseConditioning::fixed(0.0));
+                let esm = ExplicitScoreMatching::new(good(), NoiseConditioning::fixed(0.0)?);
                 Ok(esm.loss(m, x, &mut HostNoise::new(0))?)
             }),
         ),
         (
             "ImplicitScoreMatching",
             Box::new(|m, x| {
-                let ism = ImplicitScoreMatching::new(NoiseConditioning::fixed(0.0))?;
+                let ism = ImplicitScoreMatching::new(NoiseConditioning::fixed(0.0)?)?;
                 Ok(ism.loss(m, x, &mut HostNoise::new(0))?)
             }),
         ),
@@ -164,7 +164,7 @@ fn losses() -> Vec<(&'static str, LossFn)> {
                 let ssm = SlicedScoreMatching::new(
                     Projection::Rademacher,
                     2,
-                    NoiseConditioning::fixed(0.0),
+                    NoiseConditioning::fixed(0.0)?,
                 )?;
                 Ok(ssm.loss(m, x, &mut HostNoise::new(0))?)
             }),
@@ -175,7 +175,7 @@ fn losses() -> Vec<(&'static str, LossFn)> {
                 let ssm = SlicedScoreMatching::variance_reduced(
                     Projection::Gaussian,
                     2,
-                    NoiseConditioning::fixed(0.0),
+                    NoiseConditioning::fixed(0.0)?,
                 )?;
                 Ok(ssm.loss(m, x, &mut HostNoise::new(0))?)
             }),
@@ -229,7 +229,7 @@ fn every_loss_rejects_a_broken_model() {
             let device = device.autodiff();
             let module = LinearScore::new(&[-1.0, 0.0, 0.0, -1.0], &[0.0, 0.0], &device);
             let x = data(&device);
-            let mut trainer = Trainer::adam(TrainerConfig::new(2));
+            let mut trainer = Trainer::adam(TrainerConfig::new(2)).unwrap();
             trainer
                 .fit(module, |m: &LinearScore, _| {
                     let poisoned = score_fn(|x: Tensor<2>, t: Tensor<1>| {
@@ -248,7 +248,7 @@ fn explicit_score_matching_rejects_a_broken_target() {
     // The model is right; the target is broken: the target's shape is checked too.
     for bad in [Bad::ExtraRow, Bad::MissingRow, Bad::ExtraColumn] {
         let target = Broken(bad);
-        let esm = ExplicitScoreMatching::new(&target, NoiseConditioning::fixed(0.0));
+        let esm = ExplicitScoreMatching::new(&target, NoiseConditioning::fixed(0.0).unwrap());
         let err = esm
             .loss(&good(), data(&Device::flex()), &mut HostNoise::new(0))
             .map_err(Error::from)

@@ -137,7 +137,7 @@ impl Objective {
         projections: usize,
         noise: &mut HostNoise,
     ) -> Tensor<1> {
-        let fixed = NoiseConditioning::fixed(0.0);
+        let fixed = NoiseConditioning::fixed(0.0).unwrap();
         match self {
             Objective::Esm => {
                 let empirical = Gaussian::new(
@@ -361,7 +361,7 @@ fn ism_equals_esm_plus_a_constant_on_the_sample() {
     let vp = VpSde::default();
     let target = empirical.perturbed(&vp);
     let constant = -0.5 * data.cov.clone().try_inverse().unwrap().trace();
-    let fixed = NoiseConditioning::fixed(0.0);
+    let fixed = NoiseConditioning::fixed(0.0).unwrap();
     let mut noise = HostNoise::new(0);
     for k in 0..4 {
         let a: Vec<f64> = (0..d * d).map(|i| ((i + k) as f64 * 1.3).sin()).collect();
@@ -405,7 +405,7 @@ fn ism_minus_esm_is_the_population_constant_for_an_mlp() {
         .unwrap();
     let sigma = DMatrix::from_row_slice(2, 2, g.cov());
     let constant = -0.5 * sigma.try_inverse().unwrap().trace();
-    let fixed = NoiseConditioning::fixed(0.0);
+    let fixed = NoiseConditioning::fixed(0.0).unwrap();
     let mut noise = HostNoise::new(3);
     let diffs: Vec<f64> = (0..40)
         .map(|_| {
@@ -440,7 +440,7 @@ fn sliced_estimators_average_to_ism() {
         .init(&device)
         .unwrap();
     let x = gaussian(3).sample(64, &device, DType::F32, &mut HostNoise::new(4));
-    let fixed = NoiseConditioning::fixed(0.0);
+    let fixed = NoiseConditioning::fixed(0.0).unwrap();
     let mut noise = HostNoise::new(5);
     let ism: f32 = ImplicitScoreMatching::new(fixed.clone())
         .unwrap()
@@ -483,7 +483,7 @@ fn ism_and_ssm_batch_their_directions_into_one_jvp_call() {
     let model =
         CountingScoreModel::new(LinearScore::new(&vec![0.1; d * d], &vec![0.0; d], &device));
     let x = Tensor::<2>::ones([batch, d], &device);
-    let fixed = NoiseConditioning::fixed(0.0);
+    let fixed = NoiseConditioning::fixed(0.0).unwrap();
     let mut noise = HostNoise::new(0);
     ImplicitScoreMatching::new(fixed.clone())
         .unwrap()
@@ -509,7 +509,7 @@ fn bad_input_gives_typed_errors() {
     let device = Device::flex();
     let x = Tensor::<2>::ones([4, 2], &device);
     let wrong_width = score_fn(|x: Tensor<2>, _t| Tensor::cat(vec![x.clone(), x], 1));
-    let fixed = NoiseConditioning::fixed(0.0);
+    let fixed = NoiseConditioning::fixed(0.0).unwrap();
     let mut noise = HostNoise::new(0);
     let mismatch = LossError::Core(CoreError::ShapeMismatch {
         what: "score model output",

@@ -41,7 +41,8 @@ fn a_diverging_run_stops_with_non_finite_loss_at_the_overflowing_step() {
                 .with_learning_rate(10.0)
                 .with_loss_every(loss_every),
             SgdConfig::new().init(),
-        );
+        )
+        .unwrap();
         let err = trainer
             .fit(unit(1.0, &device), |m: &Linear, _| {
                 calls += 1;
@@ -78,7 +79,8 @@ fn a_nan_loss_stops_the_trainer_with_its_step() {
             TrainerConfig::new(20)
                 .with_learning_rate(0.01)
                 .with_loss_every(loss_every),
-        );
+        )
+        .unwrap();
         let err = trainer
             .fit(unit(1.0, &device), |m: &Linear, step| {
                 calls += 1;
@@ -132,6 +134,7 @@ fn regression_run(ema_decay: Option<f64>) -> (Vec<f64>, Vec<Vec<f64>>) {
         .with_learning_rate(0.05)
         .with_ema_decay(ema_decay);
     let (model, _) = Trainer::adam(config)
+        .unwrap()
         .fit(
             regression_model([0.2, 0.1], -0.3, &device),
             |m: &Linear, _| {

@@ -68,6 +68,12 @@ pub trait StepSizeController {
     fn max_steps(&self) -> usize {
         usize::MAX
     }
+
+    /// The number of steps when it is fixed in advance (then step i ends at t0 + i (t1 - t0) / n
+    /// exactly, and observers are told the total); None for adaptive control.
+    fn fixed_steps(&self) -> Option<usize> {
+        None
+    }
 }
 
 impl<C: StepSizeController + ?Sized> StepSizeController for &C {
@@ -100,6 +106,9 @@ impl<C: StepSizeController + ?Sized> StepSizeController for &C {
     }
     fn max_steps(&self) -> usize {
         (**self).max_steps()
+    }
+    fn fixed_steps(&self) -> Option<usize> {
+        (**self).fixed_steps()
     }
 }
 
@@ -161,6 +170,10 @@ impl StepSizeController for ConstantSteps {
     fn max_steps(&self) -> usize {
         self.steps
     }
+
+    fn fixed_steps(&self) -> Option<usize> {
+        Some(self.steps)
+    }
 }
 
 /// Adaptive steps from the embedded error estimate with proportional-integral control (Hairer,
@@ -177,8 +190,8 @@ impl StepSizeController for ConstantSteps {
 ///
 /// k = the embedded order + 1 (= the tableau's order), `previous` the norm of the last accepted
 /// step; a rejected step only shrinks (factor <= 1). The default icoeff = 1, pcoeff = 0 is the
-/// classical integral (I) controller; [`PiController::with_pi`] sets a PI pair (0.3 and 0.4 are
-/// diffrax's suggestion for ODEs). The first step comes from Hairer's starting-step heuristic
+/// classical integral (I) controller; [`PiController::with_pi`] sets a PI pair (pcoeff = 0.4,
+/// icoeff = 0.3 is Gustafsson's choice, which diffrax suggests for ODEs). The first step comes from Hairer's starting-step heuristic
 /// (one extra evaluation and two host reads) unless given by [`PiController::with_initial_step`].
 ///
 /// ```
@@ -214,6 +227,13 @@ impl PiController {
     }
 
     /// The same controller with proportional and integral coefficients `pcoeff`, `icoeff`.
+    ///
+    /// ```
+    /// use sgm_samplers::PiController;
+    /// let pi = PiController::new(1e-6, 1e-6)?.with_pi(0.4, 0.3)?.with_max_steps(10_000)?;
+    /// assert!(PiController::new(1e-6, 1e-6)?.with_initial_step(0.0).is_err());
+    /// # Ok::<(), sgm_samplers::SamplerError>(())
+    /// ```
     ///
     /// # Errors
     /// [`SamplerError::Core`](crate::SamplerError::Core) unless pcoeff >= 0 and icoeff > 0.
@@ -286,7 +306,8 @@ impl StepSizeController for PiController {
             1e-6
         } else {
             0.01 * d0 / d1
-        };
+        }
+        .min(span);
         let x1 = x0.clone() + f0.clone() * (direction * h0);
         let f1 = probe(x1, t0 + direction * h0)?;
         let d2 = self.norm_on_host(f1 - f0.clone(), scale) / h0;

@@ -1,11 +1,14 @@
 //! The ODE driver: [`solve_ode`] and the small steps it is made of.
 
 use burn::prelude::*;
-use sgm_core::{NonFiniteWatch, VectorField};
+use sgm_core::VectorField;
 
-use crate::{Observer, Result, SamplerError, StepDecision, StepInfo, StepSizeController, Tableau};
+use crate::output::StepEnd;
+use crate::{
+    Observer, Result, SampleOutput, SamplerError, StepDecision, StepSizeController, Tableau,
+};
 
-/// What [`solve_ode`] returns.
+/// What [`solve_ode`] returns: a [`SampleOutput`] (state and NFE) with the step counts.
 #[derive(Debug, Clone)]
 pub struct OdeSolution {
     /// The state at the end time, `[batch, dim]`.
@@ -16,6 +19,16 @@ pub struct OdeSolution {
     pub accepted: usize,
     /// Rejected steps (adaptive control only).
     pub rejected: usize,
+}
+
+impl From<OdeSolution> for SampleOutput {
+    /// The state and the NFE, as every sampler returns them.
+    fn from(solution: OdeSolution) -> Self {
+        SampleOutput {
+            x: solution.x,
+            nfe: solution.nfe,
+        }
+    }
 }
 
 /// Counts evaluations of a vector field.
@@ -41,14 +54,14 @@ struct Attempt {
     error: Option<Tensor<2>>,
 }
 
-/// One Runge-Kutta step of length `h` (signed) from (x, t) with k1 = F(x, t).
+/// One Runge-Kutta step of length `h` (signed) from (x, t) with k1 = F(x, t); the embedded
+/// error estimate only when `with_error` (and the tableau has one).
 fn rk_step<F: VectorField + ?Sized>(
     field: &mut Counted<'_, F>,
     tableau: &Tableau,
-    x: &Tensor<2>,
-    k1: Tensor<2>,
-    t: f64,
-    h: f64,
+    (x, k1): (&Tensor<2>, Tensor<2>),
+    (t, h): (f64, f64),
+    with_error: bool,
 ) -> Result<Attempt> {
     let mut k = vec![k1];
     for i in 1..tableau.stages() {
@@ -68,7 +81,7 @@ fn rk_step<F: VectorField + ?Sized>(
             .fold(x.zeros_like(), |acc, (w, ki)| acc + ki.clone() * (h * w))
     };
     let x_new = x.clone() + combine(tableau.b());
-    let error = tableau.b_low().map(|low| {
+    let error = tableau.b_low().filter(|_| with_error).map(|low| {
         let diff: Vec<f64> = tableau.b().iter().zip(low).map(|(b, l)| b - l).collect();
         combine(&diff)
     });
@@ -105,15 +118,18 @@ fn check_setup<C: StepSizeController>(
 }
 
 /// The controller's error norm of an attempt, read back together with whether the new state is
-/// finite: one host read, or none when the controller looks at no error. `Ok(None)` for no
-/// norm; [`SamplerError::NonFinite`] (at `step`, `t_new`) when either is not finite.
+/// finite: one host read, or none when the attempt carries no error estimate (the controller
+/// needs none) or the controller looks at none. `Ok(None)` for no norm;
+/// [`SamplerError::NonFinite`] (at `step`, `t_new`) when either is not finite.
 fn read_norm<C: StepSizeController>(
     controller: &C,
     x: &Tensor<2>,
     attempt: &Attempt,
     (step, t_new): (usize, f64),
 ) -> Result<Option<f64>> {
-    let error = attempt.error.as_ref().unwrap_or(&attempt.x);
+    let Some(error) = attempt.error.as_ref() else {
+        return Ok(None);
+    };
     let Some(norm) = controller.error_norm(x, &attempt.x, error) else {
         return Ok(None);
     };
@@ -132,16 +148,43 @@ fn read_norm<C: StepSizeController>(
     }
 }
 
-/// The length of the next step from `t` and whether it ends at `t1`: `h`, or the remainder
-/// when `h` reaches (within rounding) past it.
-fn clamp_step(h: f64, t: f64, t1: f64, span: f64) -> Result<(f64, bool)> {
-    let remaining = (t1 - t).abs();
-    let last = h >= remaining * (1.0 - 1e-9);
-    let step_h = if last { remaining } else { h };
-    if step_h <= 1e-14 * t.abs().max(span) {
+/// The next step from `t`: its length, its end time, and whether it is the last. With a fixed
+/// number of steps `n`, step i (0-based) ends at t0 + (i + 1) (t1 - t0) / n exactly (no drift
+/// from adding h up); otherwise the step is `h`, or the remainder when `h` reaches (within
+/// rounding) past `t1`.
+fn next_step(
+    (t0, t1, span): (f64, f64, f64),
+    (t, h): (f64, f64),
+    (step, fixed): (usize, Option<usize>),
+) -> Result<(f64, f64, bool)> {
+    let (step_h, t_new, last) = match fixed {
+        Some(n) => {
+            let last = step + 1 >= n;
+            let t_new = if last {
+                t1
+            } else {
+                t0 + (t1 - t0) * ((step + 1) as f64 / n as f64)
+            };
+            ((t_new - t).abs(), t_new, last)
+        }
+        None => {
+            let remaining = (t1 - t).abs();
+            let last = h >= remaining * (1.0 - 1e-9);
+            let step_h = if last { remaining } else { h };
+            let t_new = if last {
+                t1
+            } else {
+                t + (t1 - t).signum() * step_h
+            };
+            (step_h, t_new, last)
+        }
+    };
+    // A NaN step from a user's controller is an error too (it is not greater than anything).
+    let big_enough = step_h > 1e-14 * t.abs().max(span);
+    if !big_enough {
         return Err(SamplerError::StepSizeUnderflow { h: step_h, t });
     }
-    Ok((step_h, last))
+    Ok((step_h, t_new, last))
 }
 
 /// Solves dx/dt = F(x, t) from `t0` to `t1` (either direction) with the given tableau and
@@ -196,7 +239,9 @@ where
     };
     let (mut x, mut t) = (x0, t0);
     let (mut accepted, mut rejected, mut previous) = (0, 0, None);
-    let mut watch = NonFiniteWatch::default();
+    let fixed = controller.fixed_steps();
+    let with_error = controller.needs_error_estimate();
+    let mut end = StepEnd::new(observer, fixed);
     while (t1 - t) * direction > 0.0 {
         if accepted + rejected >= controller.max_steps() {
             return Err(SamplerError::TooManySteps {
@@ -204,28 +249,24 @@ where
                 t,
             });
         }
-        let (step_h, last_step) = clamp_step(h, t, t1, span)?;
-        let t_new = if last_step {
-            t1
-        } else {
-            t + direction * step_h
-        };
-        let attempt = rk_step(&mut field, tableau, &x, k1.clone(), t, direction * step_h)?;
+        let (step_h, t_new, last_step) = next_step((t0, t1, span), (t, h), (accepted, fixed))?;
+        let attempt = rk_step(
+            &mut field,
+            tableau,
+            (&x, k1.clone()),
+            (t, direction * step_h),
+            with_error,
+        )?;
         let norm = read_norm(&controller, &x, &attempt, (accepted, t_new))?;
         match controller.decide(step_h, norm, previous, order) {
             StepDecision::Accept { next } => {
                 (x, t, h, previous) = (attempt.x, t_new, next, norm);
                 if norm.is_none() {
                     // Without a per-step read the state is checked on the device, read once.
-                    watch.record(&x, accepted, t);
+                    end.end(&x, t, field.nfe);
+                } else {
+                    end.notify(&x, t, field.nfe);
                 }
-                observer.on_step(&StepInfo {
-                    step: accepted,
-                    steps: None,
-                    t,
-                    x: &x,
-                    nfe: field.nfe,
-                });
                 accepted += 1;
                 if !last_step {
                     k1 = match attempt.last {
@@ -240,13 +281,11 @@ where
             }
         }
     }
-    observer.on_finish();
-    if let Some((step, t)) = watch.first_bad() {
-        return Err(SamplerError::NonFinite { step, t });
-    }
+    let nfe = field.nfe;
+    let SampleOutput { x, nfe } = end.finish(x, nfe)?;
     Ok(OdeSolution {
         x,
-        nfe: field.nfe,
+        nfe,
         accepted,
         rejected,
     })

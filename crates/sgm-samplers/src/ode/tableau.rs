@@ -47,9 +47,10 @@ impl Tableau {
     ///
     /// # Errors
     /// [`SamplerError::Core`](crate::SamplerError::Core): a `ShapeMismatch` when the rows of `a`,
-    /// `b`, `b_low` or `c` do not have the lengths of an explicit `s`-stage method; an
-    /// `InvalidParameter` for a non-finite coefficient, order 0, c_1 != 0, a row sum
-    /// sum_j a_ij != c_i or weights that do not sum to 1 (the consistency conditions, to 1e-12).
+    /// `b`, `b_low` or `c` do not have the lengths of an explicit `s`-stage method; a `ZeroCount`
+    /// for no stages or order 0; an `InvalidParameter` for a non-finite coefficient, c_1 != 0, a
+    /// row sum sum_j a_ij != c_i or weights that do not sum to 1 (the consistency conditions, to
+    /// 1e-12).
     pub fn new(
         name: &'static str,
         order: usize,
