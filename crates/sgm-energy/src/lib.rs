@@ -9,6 +9,7 @@
 //!
 //! | item | what | reference |
 //! |---|---|---|
+//! | [`EnergyMlp`] | softplus MLP energy with its gradient and Hessian-vector product written out | |
 //! | [`QuadraticEnergy`] | E = 1/2 (x - mu)^T P (x - mu), closed-form log Z | the Gaussian N(mu, P^-1) |
 //! | [`MetropolisHastings`] | random-walk Metropolis on any energy, with its acceptance rate | Metropolis et al. 1953; Hastings 1970 |
 //! | [`AnnealedImportanceSampling`] | log Z by annealing from N(0, s^2 I) to exp(-E) | Neal, *Annealed importance sampling*, Stat. Comput. 2001 |
@@ -17,10 +18,12 @@ mod ais;
 mod energy;
 mod error;
 mod metropolis;
+mod mlp;
 mod quadratic;
 
 pub use ais::{AnnealedImportanceSampling, LogNormalizer};
 pub use energy::{EnergyModel, EnergyScore};
 pub use error::{EnergyError, Result};
 pub use metropolis::{MetropolisHastings, MhOutput};
+pub use mlp::{EnergyMlp, EnergyMlpConfig};
 pub use quadratic::QuadraticEnergy;

@@ -74,6 +74,10 @@ pub mod prelude {
         NonFiniteWatch, ScoreFn, ScoreModel, VectorField, score_fn,
     };
     pub use sgm_data::{Digits, ExactDensity, Gaussian, GaussianMixture, PixelScale, Split};
+    pub use sgm_energy::{
+        AnnealedImportanceSampling, EnergyError, EnergyMlp, EnergyMlpConfig, EnergyModel,
+        EnergyScore, MetropolisHastings, QuadraticEnergy,
+    };
     pub use sgm_likelihood::{
         ContinuousElbo, DdpmElbo, Decoder, Dequantization, Divergence, LikelihoodError,
         LogLikelihood, NoisyDequantization, ProbabilityFlowLikelihood,
