@@ -2,7 +2,7 @@
 //! and sub-VP SDEs with Euler-Maruyama and compares the simulated marginal mean and std with the
 //! exact ones, then draws the particle clouds.
 //!
-//! For ring8 (means on a circle of radius 4, std 0.5), E[x0] = 0 and Var(x0) = 0.25 + 16/2 =
+//! For ring8 (means on a circle of radius 4, std 0.5), E(x0) = 0 and Var(x0) = 0.25 + 16/2 =
 //! 8.25 per coordinate, so under a linear SDE the marginal at t has mean 0 and std
 //! sqrt(m(t)^2 8.25 + std(t)^2) per coordinate.
 

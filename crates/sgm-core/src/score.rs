@@ -59,7 +59,7 @@ pub trait ScoreModel {
     /// gives a typed error instead of a panic inside burn.
     ///
     /// # Errors
-    /// [`CoreError::ShapeMismatch`] naming the offending shapes.
+    /// [`CoreError::ShapeMismatch`](crate::CoreError::ShapeMismatch) naming the offending shapes.
     fn checked_score(&self, x: Tensor<2>, t: Tensor<1>) -> Result<Tensor<2>> {
         check_times("score model times", &x, &t)?;
         let s = self.score(x.clone(), t);
@@ -71,7 +71,7 @@ pub trait ScoreModel {
     /// [`ScoreModel::checked_score`], and `v` like `x`).
     ///
     /// # Errors
-    /// [`CoreError::ShapeMismatch`] naming the offending shapes.
+    /// [`CoreError::ShapeMismatch`](crate::CoreError::ShapeMismatch) naming the offending shapes.
     fn checked_score_jvp(
         &self,
         x: Tensor<2>,

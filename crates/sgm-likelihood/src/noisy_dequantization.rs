@@ -60,7 +60,7 @@ impl NoisyDequantization {
     /// The bins of `uniform`, carried by z = `mean_coeff` x + `std` e.
     ///
     /// # Errors
-    /// [`LikelihoodError::Core`] (`CoreError::InvalidParameter`) unless both coefficients are finite and positive.
+    /// [`LikelihoodError::Core`](crate::LikelihoodError::Core) (`CoreError::InvalidParameter`) unless both coefficients are finite and positive.
     pub fn new(uniform: Dequantization, mean_coeff: f64, std: f64) -> Result<Self> {
         for (name, value) in [("mean_coeff", mean_coeff), ("std", std)] {
             sgm_core::validate::positive(name, value)?;
@@ -75,7 +75,7 @@ impl NoisyDequantization {
     /// The perturbation kernel of `sde` at time `eps`: a = mean_coeff(eps), s = std(eps).
     ///
     /// # Errors
-    /// [`LikelihoodError::InvalidEps`] unless 0 < eps < T.
+    /// [`LikelihoodError::InvalidEps`](crate::LikelihoodError::InvalidEps) unless 0 < eps < T.
     pub fn at_time<S: LinearSde + ?Sized>(
         uniform: Dequantization,
         sde: &S,

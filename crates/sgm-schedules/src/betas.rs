@@ -74,7 +74,7 @@ impl DiscreteBetas {
     }
 
     /// DDPM's linear schedule: beta_i = beta_1 + (i - 1) / (N - 1) (beta_N - beta_1); Ho et al.
-    /// use beta_1 = 1e-4, beta_N = 0.02, N = 1000. With one step the schedule is [beta_1].
+    /// use beta_1 = 1e-4, beta_N = 0.02, N = 1000. With one step the schedule is (beta_1).
     ///
     /// # Errors
     /// As [`DiscreteBetas::from_betas`], and [`ScheduleError::Core`] (`CoreError::InvalidParameter`) for non-finite ends.

@@ -25,7 +25,7 @@ impl BrownianMotion {
     /// Brownian motion on [0, `t_end`].
     ///
     /// # Errors
-    /// [`SdeError::Core`] (`CoreError::InvalidParameter`) unless `t_end` is finite and > 0.
+    /// [`SdeError::Core`](crate::SdeError::Core) (`CoreError::InvalidParameter`) unless `t_end` is finite and > 0.
     pub fn new(t_end: f64) -> Result<Self> {
         sgm_core::validate::positive("t_end", t_end)?;
         Ok(Self { t_end })

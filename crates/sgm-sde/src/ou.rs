@@ -36,7 +36,7 @@ impl OrnsteinUhlenbeck {
     /// The OU process with rate `theta` on [0, `t_end`].
     ///
     /// # Errors
-    /// [`SdeError::Core`] (`CoreError::InvalidParameter`) unless both are finite and > 0.
+    /// [`SdeError::Core`](crate::SdeError::Core) (`CoreError::InvalidParameter`) unless both are finite and > 0.
     pub fn new(theta: f64, t_end: f64) -> Result<Self> {
         for (name, value) in [("theta", theta), ("t_end", t_end)] {
             sgm_core::validate::positive(name, value)?;
