@@ -23,25 +23,22 @@ pub trait EnergyModel {
     fn energy_hvp(&self, x: Tensor<2>, t: Tensor<1>, v: Tensor<2>) -> (Tensor<2>, Tensor<2>);
 
     /// tr H per sample, `[batch]` (the divergence of -s, which implicit score matching needs).
-    /// Default: the d unit-vector Hessian-vector products in one batched call.
+    /// Default: the d unit-vector Hessian-vector products in one batched call
+    /// ([`jvp_quadratic_forms`](sgm_core::divergence::jvp_quadratic_forms)).
+    ///
+    /// # Panics
+    /// In the default, if `t` is not `[batch]` or [`EnergyModel::energy_hvp`] returns tensors of
+    /// another shape than its input (the trait's shape contract).
     fn hessian_trace(&self, x: Tensor<2>, t: Tensor<1>) -> Tensor<1> {
-        let [batch, dim] = x.dims();
         let directions = sgm_core::divergence::unit_directions(&x);
-        let x_rep = x
-            .unsqueeze_dim::<3>(1)
-            .expand([batch, dim, dim])
-            .reshape([batch * dim, dim]);
-        let t_rep = t
-            .unsqueeze_dim::<2>(1)
-            .expand([batch, dim])
-            .reshape([batch * dim]);
-        let v = directions.reshape([batch * dim, dim]);
-        let (_, hv) = self.energy_hvp(x_rep, t_rep, v.clone());
-        (hv * v)
-            .sum_dim(1)
-            .reshape([batch, dim])
-            .sum_dim(1)
-            .squeeze_dim(1)
+        sgm_core::divergence::jvp_quadratic_forms(
+            |x, t, v| Ok(self.energy_hvp(x, t, v)),
+            x,
+            t,
+            directions,
+        )
+        .expect("an energy's HVP has the shape of its input")
+        .trace()
     }
 }
 
