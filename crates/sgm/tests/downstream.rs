@@ -238,14 +238,18 @@ fn bogacki_shampine() -> Tableau {
     .expect("a consistent tableau")
 }
 
+/// sd_t = sqrt(s0^2 m_t^2 + 1 - m_t^2), the per-coordinate std of the data under the default VP
+/// SDE at time t.
+fn vp_data_sd(t: f64) -> f64 {
+    let vp = VpSde::default();
+    (S0 * S0 * vp.mean_coeff_at(t).powi(2) + vp.std_at(t).powi(2)).sqrt()
+}
+
 /// The closed-form probability flow of N(mu, s0^2 I) under VP: the standardised coordinate is
 /// constant, x_t = m_t mu + (sd_t / sd_s)(x_s - m_s mu), sd_t^2 = s0^2 m_t^2 + 1 - m_t^2.
 fn exact_flow(x: &[f64], s: f64, t: f64) -> Vec<f64> {
     let vp = VpSde::default();
-    let sd = |t: f64| {
-        let m = vp.mean_coeff_at(t);
-        (S0 * S0 * m * m + vp.std_at(t).powi(2)).sqrt()
-    };
+    let sd = vp_data_sd;
     let (ms, mt) = (vp.mean_coeff_at(s), vp.mean_coeff_at(t));
     x.chunks(2)
         .flat_map(|p| (0..2).map(move |k| mt * MU[k] + sd(t) / sd(s) * (p[k] - ms * MU[k])))
@@ -523,7 +527,7 @@ fn a_time_rescaled_vp_sde_has_the_base_marginals_and_log_density() {
     let slow_lp = exact_pf_log_prob(slow, 2.0 * eps, x.clone());
     // The model's density: the prior at the end of the exact flow, times the flow's Jacobian
     // (sd_T / sd_eps)^d.
-    let sd = |t: f64| (S0 * S0 * base.mean_coeff_at(t).powi(2) + base.std_at(t).powi(2)).sqrt();
+    let sd = vp_data_sd;
     let rows = to_f64(x.clone());
     let ends = exact_flow(&rows, eps, 1.0);
     for (i, end) in ends.chunks(2).enumerate() {
