@@ -7,6 +7,9 @@ pub enum EnergyError {
     /// A bad parameter or shape, detected by `sgm-core`'s checks.
     #[error(transparent)]
     Core(#[from] sgm_core::CoreError),
+    /// A sampler of `sgm-samplers` failed (CD's Langevin negatives diverged).
+    #[error(transparent)]
+    Sampler(#[from] sgm_samplers::SamplerError),
     /// A precision matrix that is not symmetric positive definite.
     #[error("the precision matrix is not symmetric positive definite ({reason})")]
     NotPositiveDefinite {

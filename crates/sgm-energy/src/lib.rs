@@ -12,9 +12,11 @@
 //! | [`EnergyMlp`] | softplus MLP energy with its gradient and Hessian-vector product written out | |
 //! | [`QuadraticEnergy`] | E = 1/2 (x - mu)^T P (x - mu), closed-form log Z | the Gaussian N(mu, P^-1) |
 //! | [`MetropolisHastings`] | random-walk Metropolis on any energy, with its acceptance rate | Metropolis et al. 1953; Hastings 1970 |
+//! | [`ContrastiveDivergence`] | CD-k and persistent CD with Langevin or Metropolis negatives | Hinton 2002; Tieleman, ICML 2008 |
 //! | [`AnnealedImportanceSampling`] | log Z by annealing from N(0, s^2 I) to exp(-E) | Neal, *Annealed importance sampling*, Stat. Comput. 2001 |
 
 mod ais;
+mod contrastive;
 mod energy;
 mod error;
 mod metropolis;
@@ -22,6 +24,7 @@ mod mlp;
 mod quadratic;
 
 pub use ais::{AnnealedImportanceSampling, LogNormalizer};
+pub use contrastive::{CdLoss, ContrastiveDivergence, NegativeSampler};
 pub use energy::{EnergyModel, EnergyScore};
 pub use error::{EnergyError, Result};
 pub use metropolis::{MetropolisHastings, MhOutput};

@@ -1,6 +1,7 @@
+use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::DType;
-use sgm_core::tensor::from_f64;
+use sgm_core::tensor::{from_f64, to_f64};
 
 use crate::{EnergyError, EnergyModel, Result};
 
@@ -18,21 +19,23 @@ use crate::{EnergyError, EnergyModel, Result};
 /// let x = Tensor::<2>::from_data([[1.0, 2.0]], &device);
 /// let e: f32 = energy.energy(x.clone(), sgm_core::tensor::time_like(0.0, &x)).into_scalar();
 /// assert_eq!(e, 0.5 * (2.0 + 0.5 * 4.0));
-/// assert!((energy.log_normalizer() - ((2.0 * std::f64::consts::PI).ln())).abs() < 1e-12); // det P = 1
+/// assert!((energy.log_normalizer()? - ((2.0 * std::f64::consts::PI).ln())).abs() < 1e-12); // det P = 1
+/// assert_eq!(energy.precision(), vec![2.0, 0.0, 0.0, 0.5]);
 /// assert!(QuadraticEnergy::new(&[0.0], &[-1.0], &device, DType::F32).is_err());
 /// # Ok::<(), sgm_energy::EnergyError>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Module, Debug)]
 pub struct QuadraticEnergy {
-    mu: Tensor<2>,
-    precision: Tensor<2>,
-    log_normalizer: f64,
-    trace: f64,
+    /// mu as a `[1, d]` row.
+    mu: Param<Tensor<2>>,
+    /// The raw matrix A with P = (A + A^T) / 2 (A = P as built; training keeps P symmetric).
+    precision: Param<Tensor<2>>,
 }
 
 impl QuadraticEnergy {
     /// The energy with mean `mu` (length d) and precision `precision` (d x d, row-major), held on
-    /// `device` in `dtype` (and cast to the dtype of each input).
+    /// `device` in `dtype` (and cast to the dtype of each input). Both are trainable parameters
+    /// (a [`Module`]): on an autodiff device, score matching or contrastive divergence fits them.
     ///
     /// # Errors
     /// [`EnergyError::Core`] (`CoreError::ShapeMismatch`) when `precision` is not d x d or `mu`
@@ -59,39 +62,62 @@ impl QuadraticEnergy {
                 reason: "not symmetric",
             });
         }
-        let chol = p
-            .clone()
-            .cholesky()
-            .ok_or(EnergyError::NotPositiveDefinite {
-                reason: "no Cholesky factor",
-            })?;
-        let log_det: f64 = chol.l().diagonal().iter().map(|l| 2.0 * l.ln()).sum();
+        log_det_cholesky(p)?;
         Ok(Self {
-            mu: from_f64(mu, [1, d], device, dtype),
-            precision: from_f64(precision, [d, d], device, dtype),
-            log_normalizer: 0.5 * d as f64 * (2.0 * std::f64::consts::PI).ln() - 0.5 * log_det,
-            trace: p.trace(),
+            mu: Param::from_tensor(from_f64(mu, [1, d], device, dtype)),
+            precision: Param::from_tensor(from_f64(precision, [d, d], device, dtype)),
         })
     }
 
-    /// log Z = log int exp(-E) = d/2 log(2 pi) - 1/2 log det P.
-    pub fn log_normalizer(&self) -> f64 {
-        self.log_normalizer
+    /// log Z = log int exp(-E) = d/2 log(2 pi) - 1/2 log det P, from the current parameters
+    /// (one read of P to the host).
+    ///
+    /// # Errors
+    /// [`EnergyError::NotPositiveDefinite`] when training has left P without a Cholesky factor
+    /// (then exp(-E) is not integrable).
+    pub fn log_normalizer(&self) -> Result<f64> {
+        let d = self.dim();
+        let log_det = log_det_cholesky(nalgebra::DMatrix::from_row_slice(d, d, &self.precision()))?;
+        Ok(0.5 * d as f64 * (2.0 * std::f64::consts::PI).ln() - 0.5 * log_det)
     }
 
     /// The dimension d.
     pub fn dim(&self) -> usize {
-        self.mu.dims()[1]
+        self.mu.val().dims()[1]
+    }
+
+    /// The current mean mu, read to the host.
+    pub fn mean(&self) -> Vec<f64> {
+        to_f64(self.mu.val())
+    }
+
+    /// The current precision P = (A + A^T) / 2 (row-major), read to the host.
+    pub fn precision(&self) -> Vec<f64> {
+        to_f64(self.symmetric_precision(self.mu.val().dtype()))
+    }
+
+    /// P = (A + A^T) / 2 in `dtype`.
+    fn symmetric_precision(&self, dtype: DType) -> Tensor<2> {
+        let a = self.precision.val().cast(dtype);
+        (a.clone() + a.transpose()) * 0.5
     }
 
     /// (x - mu, P) in the dtype of `x`.
     fn centred(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         let dtype = x.dtype();
         (
-            x - self.mu.clone().cast(dtype),
-            self.precision.clone().cast(dtype),
+            x - self.mu.val().cast(dtype),
+            self.symmetric_precision(dtype),
         )
     }
+}
+
+/// log det P from a Cholesky factor of P.
+fn log_det_cholesky(p: nalgebra::DMatrix<f64>) -> Result<f64> {
+    let chol = p.cholesky().ok_or(EnergyError::NotPositiveDefinite {
+        reason: "no Cholesky factor",
+    })?;
+    Ok(chol.l().diagonal().iter().map(|l| 2.0 * l.ln()).sum())
 }
 
 impl EnergyModel for QuadraticEnergy {
@@ -112,6 +138,9 @@ impl EnergyModel for QuadraticEnergy {
 
     /// tr P for every sample.
     fn hessian_trace(&self, x: Tensor<2>, _t: Tensor<1>) -> Tensor<1> {
-        Tensor::full([x.dims()[0]], self.trace, (&x.device(), x.dtype()))
+        let [batch, d] = x.dims();
+        let eye = Tensor::<2>::eye(d, &x.device()).cast(x.dtype());
+        let trace = (self.symmetric_precision(x.dtype()) * eye).sum();
+        trace.expand([batch])
     }
 }

@@ -85,6 +85,16 @@ impl LangevinDynamics {
         })
     }
 
+    /// The step size eps.
+    pub fn step_size(&self) -> f64 {
+        self.step_size
+    }
+
+    /// The number of steps.
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+
     /// Runs the chain from `x0` (`[batch, dim]`) with the model at time `t`; the NFE is the
     /// number of steps.
     ///
