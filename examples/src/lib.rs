@@ -4,6 +4,7 @@
 //! selection from the command line and PNG plots (plotters) of particle clouds and images.
 
 pub mod digits_likelihood;
+pub mod energy_model;
 pub mod forward_diffusion;
 pub mod ncsn_two_modes;
 pub mod plot;

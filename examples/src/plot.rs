@@ -126,3 +126,85 @@ pub fn image_grid(
     root.present()?;
     Ok(())
 }
+
+/// One heat-map panel: `side` x `side` values on the square [-range, range]^2 (row k of the grid
+/// at y = -range + (k + 1/2) cell, column j at x likewise), shown from `low` (dark blue) to
+/// `high` (red), values outside clamped.
+#[derive(Debug, Clone)]
+pub struct Heatmap {
+    /// Panel title.
+    pub title: String,
+    /// Row-major values, row 0 at the bottom.
+    pub values: Vec<f64>,
+    /// Cells per side.
+    pub side: usize,
+    /// Half-width of the square window.
+    pub range: f64,
+    /// The value drawn darkest.
+    pub low: f64,
+    /// The value drawn reddest.
+    pub high: f64,
+}
+
+/// Draws `panels` in a grid of `cols` columns under a `title`, into a PNG.
+///
+/// # Errors
+/// Drawing or file errors from plotters.
+pub fn heatmap_grid(
+    path: &Path,
+    title: &str,
+    cols: usize,
+    panels: &[Heatmap],
+) -> Result<(), Box<dyn Error>> {
+    register_font();
+    let rows = panels.len().div_ceil(cols);
+    let (cell, header) = (320u32, 50u32);
+    let root = BitMapBackend::new(path, (cols as u32 * cell, rows as u32 * cell + header))
+        .into_drawing_area();
+    root.fill(&WHITE)?;
+    let (top, body) = root.split_vertically(header);
+    top.titled(title, (FONT, 22))?;
+    for (area, panel) in body.split_evenly((rows, cols)).iter().zip(panels) {
+        let r = panel.range;
+        let mut chart = ChartBuilder::on(area)
+            .caption(&panel.title, (FONT, 16))
+            .margin(6)
+            .x_label_area_size(22)
+            .y_label_area_size(34)
+            .build_cartesian_2d(-r..r, -r..r)?;
+        chart
+            .configure_mesh()
+            .x_labels(5)
+            .y_labels(5)
+            .label_style((FONT, 11))
+            .disable_mesh()
+            .draw()?;
+        let h = 2.0 * r / panel.side as f64;
+        let span = (panel.high - panel.low).max(f64::MIN_POSITIVE);
+        chart.draw_series(panel.values.iter().enumerate().map(|(k, &v)| {
+            let (x0, y0) = (
+                -r + (k % panel.side) as f64 * h,
+                -r + (k / panel.side) as f64 * h,
+            );
+            let u = ((v - panel.low) / span).clamp(0.0, 1.0);
+            let color = HSLColor(0.66 * (1.0 - u), 0.85, 0.25 + 0.3 * u);
+            Rectangle::new([(x0, y0), (x0 + h, y0 + h)], color.filled())
+        }))?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// The centres of a `side` x `side` grid on [-range, range]^2, interleaved `[x0, y0, ...]`, in
+/// the cell order of [`Heatmap`].
+pub fn grid_points(side: usize, range: f64) -> Vec<f64> {
+    let h = 2.0 * range / side as f64;
+    (0..side * side)
+        .flat_map(|k| {
+            [
+                -range + ((k % side) as f64 + 0.5) * h,
+                -range + ((k / side) as f64 + 0.5) * h,
+            ]
+        })
+        .collect()
+}

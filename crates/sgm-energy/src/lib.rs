@@ -1,4 +1,5 @@
-//! Energy-based models p(x) = exp(-E(x)) / Z for `sgm` (issue 14, first part).
+//! Energy-based models p(x) = exp(-E(x)) / Z for `sgm`, trained by score matching or by
+//! contrastive divergence.
 //!
 //! The score of an energy model is s = -grad_x E, which needs no normaliser Z: that is why
 //! score matching trains energy models. burn has no double backward, so an [`EnergyModel`]

@@ -19,7 +19,7 @@
 //! | [`losses`] | `sgm-losses` | ESM, ISM, SSM, SSM-VR, DSM (single, NCSN, continuous), DDPM loss |
 //! | [`samplers`] | `sgm-samplers` | Langevin, annealed Langevin, PC samplers, ODE solvers, DDPM, DDIM |
 //! | [`likelihood`] | `sgm-likelihood` | probability-flow log-likelihood, bits/dim, DDPM and continuous ELBOs |
-//! | [`energy`] | `sgm-energy` | energy models (score -grad E), Metropolis-Hastings, annealed importance sampling |
+//! | [`energy`] | `sgm-energy` | energy models (score -grad E), contrastive divergence, Metropolis-Hastings, annealed importance sampling |
 //!
 //! ```
 //! use sgm::prelude::*;
@@ -75,8 +75,9 @@ pub mod prelude {
     };
     pub use sgm_data::{Digits, ExactDensity, Gaussian, GaussianMixture, PixelScale, Split};
     pub use sgm_energy::{
-        AnnealedImportanceSampling, EnergyError, EnergyMlp, EnergyMlpConfig, EnergyModel,
-        EnergyScore, MetropolisHastings, QuadraticEnergy,
+        AnnealedImportanceSampling, CdLoss, ContrastiveDivergence, EnergyError, EnergyMlp,
+        EnergyMlpConfig, EnergyModel, EnergyScore, MetropolisHastings, NegativeSampler,
+        QuadraticEnergy,
     };
     pub use sgm_likelihood::{
         ContinuousElbo, DdpmElbo, Decoder, Dequantization, Divergence, LikelihoodError,
