@@ -45,7 +45,7 @@ where
     T: ScoreModel + ?Sized,
     K: GaussianMarginals + ?Sized,
 {
-    let [n, d] = x0.dims();
+    let d = x0.dims()[1];
     crate::error::time_range(t_min, t_max)?;
     let c = perturb_uniform(marginals, x0, t_min, t_max, noise);
     let s = model.checked_score(c.x.clone(), c.t.clone())?;
@@ -53,16 +53,83 @@ where
     sgm_core::tensor::check_same_shape("exact score", &c.x, &target)?;
     let weight = c.weight.expect("perturbed conditioning has weights");
     let per_sample = to_f64((s - target).square().sum_dim(1).squeeze_dim(1) * weight / d as f64);
-    let mean = per_sample.iter().sum::<f64>() / n as f64;
+    estimate(&per_sample)
+}
+
+/// Mean and standard error of per-sample values, or `NonFinite`.
+fn estimate(per_sample: &[f64]) -> Result<FisherDivergence> {
+    let n = per_sample.len() as f64;
+    let mean = per_sample.iter().sum::<f64>() / n;
     if !mean.is_finite() {
         return Err(LossError::NonFinite {
             what: "Fisher divergence (model or exact score)",
         });
     }
-    let var =
-        per_sample.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0).max(1.0);
+    let var = per_sample.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
     Ok(FisherDivergence {
         mean,
-        std_error: (var / n as f64).sqrt(),
+        std_error: (var / n).sqrt(),
     })
+}
+
+/// The Fisher divergence at one noise level as the classic material defines it (Hyvarinen,
+/// JMLR 2005; Song & Ermon, NeurIPS 2019, eq. 1), unweighted and summed over coordinates:
+///
+/// ```text
+/// F(t) = 1/2 E_{x ~ p_t} |s(x, t) - grad log p_t(x)|^2,
+/// ```
+///
+/// estimated on x_t = m(t) x0 + std(t) z, one draw per row of `x0` (data samples), with the
+/// exact perturbed score `exact` (for example a mixture's `perturbed(sde)` from `sgm-data`). At
+/// t = 0 with marginals that are the identity there it is the data-level Fisher divergence.
+///
+/// # Errors
+/// [`LossError::Core`](crate::LossError::Core) (`CoreError::InvalidParameter`) for a negative or
+/// non-finite t; as [`fisher_divergence`] for shapes and non-finite scores.
+pub fn fisher_divergence_at<M, T, K>(
+    model: &M,
+    exact: &T,
+    marginals: &K,
+    x0: Tensor<2>,
+    t: f64,
+    noise: &mut dyn NoiseSource,
+) -> Result<FisherDivergence>
+where
+    M: ScoreModel + ?Sized,
+    T: ScoreModel + ?Sized,
+    K: GaussianMarginals + ?Sized,
+{
+    sgm_core::validate::non_negative("t", t)?;
+    let tt = sgm_core::tensor::time_like(t, &x0);
+    let (xt, _) = marginals.sample_marginal(x0, tt.clone(), noise);
+    let s = model.checked_score(xt.clone(), tt.clone())?;
+    let target = exact.score(xt.clone(), tt);
+    sgm_core::tensor::check_same_shape("exact score", &xt, &target)?;
+    estimate(&to_f64(
+        (s - target).square().sum_dim(1).squeeze_dim::<1>(1) * 0.5,
+    ))
+}
+
+/// [`fisher_divergence_at`] at each of `times` (a profile over noise levels: where along the
+/// diffusion a model is wrong), each from its own draws of x_t.
+///
+/// # Errors
+/// As [`fisher_divergence_at`], for the first time that fails.
+pub fn fisher_profile<M, T, K>(
+    model: &M,
+    exact: &T,
+    marginals: &K,
+    x0: Tensor<2>,
+    times: &[f64],
+    noise: &mut dyn NoiseSource,
+) -> Result<Vec<FisherDivergence>>
+where
+    M: ScoreModel + ?Sized,
+    T: ScoreModel + ?Sized,
+    K: GaussianMarginals + ?Sized,
+{
+    times
+        .iter()
+        .map(|&t| fisher_divergence_at(model, exact, marginals, x0.clone(), t, noise))
+        .collect()
 }

@@ -37,7 +37,7 @@ pub use ddpm::DdpmEpsilonLoss;
 pub use dsm::{DenoisingScoreMatching, NcsnLoss};
 pub use error::{LossError, Result};
 pub use esm::ExplicitScoreMatching;
-pub use fisher::{FisherDivergence, fisher_divergence};
+pub use fisher::{FisherDivergence, fisher_divergence, fisher_divergence_at, fisher_profile};
 pub use ism::ImplicitScoreMatching;
 pub use ssm::SlicedScoreMatching;
 

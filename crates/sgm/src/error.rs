@@ -31,6 +31,9 @@ pub enum Error {
     /// From `sgm-energy`.
     #[error(transparent)]
     Energy(#[from] sgm_energy::EnergyError),
+    /// From `sgm-metrics`.
+    #[error(transparent)]
+    Metric(#[from] sgm_metrics::MetricError),
     /// From device selection.
     #[error(transparent)]
     Device(#[from] crate::device::DeviceError),

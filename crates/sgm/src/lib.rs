@@ -20,6 +20,7 @@
 //! | [`samplers`] | `sgm-samplers` | Langevin, annealed Langevin, PC samplers, ODE solvers, DDPM, DDIM |
 //! | [`likelihood`] | `sgm-likelihood` | probability-flow log-likelihood, bits/dim, DDPM and continuous ELBOs |
 //! | [`energy`] | `sgm-energy` | energy models (score -grad E), contrastive divergence, Metropolis-Hastings, annealed importance sampling |
+//! | [`metrics`] | `sgm-metrics` | sample quality: Frechet distance of feature fits, unbiased MMD, energy distance |
 //!
 //! ```
 //! use sgm::prelude::*;
@@ -56,8 +57,8 @@ mod error;
 pub use error::{Error, Result};
 pub use {
     sgm_core as core, sgm_data as data, sgm_energy as energy, sgm_likelihood as likelihood,
-    sgm_losses as losses, sgm_nn as nn, sgm_samplers as samplers, sgm_schedules as schedules,
-    sgm_sde as sde,
+    sgm_losses as losses, sgm_metrics as metrics, sgm_nn as nn, sgm_samplers as samplers,
+    sgm_schedules as schedules, sgm_sde as sde,
 };
 
 /// burn, as this crate builds it: use it for tensors and devices so that versions match.
@@ -87,7 +88,11 @@ pub mod prelude {
     pub use sgm_losses::{
         ContinuousDsm, DdpmEpsilonLoss, DenoisingScoreMatching, ExplicitScoreMatching,
         ImplicitScoreMatching, LossError, NcsnLoss, NoiseConditioning, SlicedScoreMatching,
-        Weighting, fisher_divergence,
+        Weighting, fisher_divergence, fisher_divergence_at, fisher_profile,
+    };
+    pub use sgm_metrics::{
+        FeatureMap, FrechetDistance, GaussianFit, GaussianKernel, IdentityFeatures, MetricError,
+        energy_distance, frechet_distance, mmd_squared,
     };
     pub use sgm_nn::{
         BinnedDenoiser, Ema, NnError, Parameterization, Parameterized, ScoreMlp, ScoreMlpConfig,
