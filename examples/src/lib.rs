@@ -8,6 +8,7 @@ pub mod energy_model;
 pub mod forward_diffusion;
 pub mod ncsn_two_modes;
 pub mod plot;
+pub mod quickstart;
 
 use clap::Args;
 use sgm::burn::prelude::Device;

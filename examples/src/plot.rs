@@ -208,3 +208,105 @@ pub fn grid_points(side: usize, range: f64) -> Vec<f64> {
         })
         .collect()
 }
+
+/// Draws vector fields side by side: each panel gets the arrows `field` (interleaved
+/// `[vx0, vy0, ...]`) at the points `points` (interleaved), scaled so that the longest arrow is
+/// 1.5 grid cells of a 21-point grid over the window, under a `title`, into a PNG.
+///
+/// # Errors
+/// Drawing or file errors from plotters.
+pub fn vector_field(
+    path: &Path,
+    title: &str,
+    points: &[f64],
+    fields: &[(String, Vec<f64>)],
+    range: f64,
+) -> Result<(), Box<dyn Error>> {
+    register_font();
+    let (cell, header) = (360u32, 50u32);
+    let root =
+        BitMapBackend::new(path, (fields.len() as u32 * cell, cell + header)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (top, body) = root.split_vertically(header);
+    top.titled(title, (FONT, 20))?;
+    for (area, (label, field)) in body.split_evenly((1, fields.len())).iter().zip(fields) {
+        let mut chart = ChartBuilder::on(area)
+            .caption(label, (FONT, 16))
+            .margin(6)
+            .x_label_area_size(22)
+            .y_label_area_size(34)
+            .build_cartesian_2d(-range..range, -range..range)?;
+        chart
+            .configure_mesh()
+            .x_labels(5)
+            .y_labels(5)
+            .label_style((FONT, 11))
+            .light_line_style(WHITE)
+            .draw()?;
+        let longest = field
+            .chunks(2)
+            .map(|v| v[0].hypot(v[1]))
+            .fold(f64::MIN_POSITIVE, f64::max);
+        let scale = 1.5 * (2.0 * range / 20.0) / longest;
+        chart.draw_series(points.chunks(2).zip(field.chunks(2)).map(|(p, v)| {
+            let end = (p[0] + scale * v[0], p[1] + scale * v[1]);
+            PathElement::new(vec![(p[0], p[1]), end], BLUE.stroke_width(1))
+        }))?;
+        chart.draw_series(
+            points
+                .chunks(2)
+                .map(|p| Circle::new((p[0], p[1]), 1, BLACK.filled())),
+        )?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// Draws particle paths: `states[k]` holds every particle's position (interleaved) at the k-th
+/// recorded time; each path runs grey to red from the first state to the last, under a
+/// `title`, into a PNG.
+///
+/// # Errors
+/// Drawing or file errors from plotters.
+pub fn paths(
+    path: &Path,
+    title: &str,
+    states: &[Vec<f64>],
+    range: f64,
+) -> Result<(), Box<dyn Error>> {
+    register_font();
+    let root = BitMapBackend::new(path, (520, 570)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (top, body) = root.split_vertically(50);
+    top.titled(title, (FONT, 14))?;
+    let mut chart = ChartBuilder::on(&body)
+        .margin(8)
+        .x_label_area_size(22)
+        .y_label_area_size(34)
+        .build_cartesian_2d(-range..range, -range..range)?;
+    chart
+        .configure_mesh()
+        .x_labels(5)
+        .y_labels(5)
+        .label_style((FONT, 11))
+        .light_line_style(WHITE)
+        .draw()?;
+    let particles = states.first().map_or(0, |s| s.len() / 2);
+    for i in 0..particles {
+        let line: Vec<(f64, f64)> = states.iter().map(|s| (s[2 * i], s[2 * i + 1])).collect();
+        chart.draw_series(line.windows(2).enumerate().map(|(k, seg)| {
+            let u = k as f64 / (line.len().max(2) - 1) as f64;
+            let color = RGBColor(
+                (150.0 + 100.0 * u) as u8,
+                (150.0 * (1.0 - u)) as u8,
+                (150.0 * (1.0 - u)) as u8,
+            );
+            PathElement::new(vec![seg[0], seg[1]], color.stroke_width(1))
+        }))?;
+        if let Some(&end) = line.last() {
+            chart.draw_series(std::iter::once(Circle::new(end, 2, RED.filled())))?;
+        }
+    }
+    root.present()?;
+    Ok(())
+}
