@@ -10,6 +10,7 @@ pub mod forward_diffusion;
 pub mod ncsn_two_modes;
 pub mod plot;
 pub mod quickstart;
+pub mod score_matching_compare;
 
 use clap::Args;
 use sgm::burn::prelude::Device;

@@ -310,3 +310,73 @@ pub fn paths(
     root.present()?;
     Ok(())
 }
+
+/// One line-chart panel: named series of (x, y) points.
+#[derive(Debug, Clone)]
+pub struct LinePanel {
+    /// Panel title.
+    pub title: String,
+    /// x-axis label.
+    pub x_label: String,
+    /// y-axis label.
+    pub y_label: String,
+    /// (name, points) per series.
+    pub series: Vec<(String, Vec<(f64, f64)>)>,
+}
+
+/// Draws line-chart `panels` side by side under a `title` (axes fitted to the data, a legend per
+/// panel), into a PNG.
+///
+/// # Errors
+/// Drawing or file errors from plotters.
+pub fn line_panels(path: &Path, title: &str, panels: &[LinePanel]) -> Result<(), Box<dyn Error>> {
+    register_font();
+    let (cell, header) = (460u32, 50u32);
+    let root =
+        BitMapBackend::new(path, (panels.len() as u32 * cell, 400 + header)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (top, body) = root.split_vertically(header);
+    top.titled(title, (FONT, 20))?;
+    let colors = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
+    for (area, panel) in body.split_evenly((1, panels.len())).iter().zip(panels) {
+        let points = panel.series.iter().flat_map(|(_, p)| p.iter());
+        let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+        for &(x, y) in points.filter(|(x, y)| x.is_finite() && y.is_finite()) {
+            (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+        }
+        let pad = 0.05 * (y1 - y0).max(1e-9);
+        let mut chart = ChartBuilder::on(area)
+            .caption(&panel.title, (FONT, 16))
+            .margin(8)
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            .build_cartesian_2d(x0..x1.max(x0 + 1e-9), (y0 - pad)..(y1 + pad))?;
+        chart
+            .configure_mesh()
+            .x_desc(panel.x_label.as_str())
+            .y_desc(panel.y_label.as_str())
+            .label_style((FONT, 11))
+            .axis_desc_style((FONT, 13))
+            .draw()?;
+        for ((name, points), color) in panel.series.iter().zip(colors.iter().cycle()) {
+            let color = *color;
+            chart
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    color.stroke_width(2),
+                ))?
+                .label(name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .label_font((FONT, 12))
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
