@@ -3,7 +3,7 @@
 //! manifold experiment: SSM on data on a circle, clean against perturbed by N(0, 1e-4 I).
 //!
 //! ```text
-//! cargo run --example score_matching_compare [-- --dims 2,8,32,64 --steps 1500 --out out]
+//! cargo run --example score_matching_compare [-- --dims 2,8,32,64 --steps 800 --out out]
 //! ```
 //!
 //! Prints a markdown table and the manifold losses, writes out/score_matching_compare.png and

@@ -211,7 +211,7 @@ pub fn grid_points(side: usize, range: f64) -> Vec<f64> {
 
 /// Draws vector fields side by side: each panel gets the arrows `field` (interleaved
 /// `[vx0, vy0, ...]`) at the points `points` (interleaved), scaled so that the longest arrow is
-/// 1.5 grid cells of a 21-point grid over the window, under a `title`, into a PNG.
+/// 1.5 cells of a 21-point grid over the window (cell 2 range / 21), under a `title`, into a PNG.
 ///
 /// # Errors
 /// Drawing or file errors from plotters.
@@ -247,7 +247,7 @@ pub fn vector_field(
             .chunks(2)
             .map(|v| v[0].hypot(v[1]))
             .fold(f64::MIN_POSITIVE, f64::max);
-        let scale = 1.5 * (2.0 * range / 20.0) / longest;
+        let scale = 1.5 * (2.0 * range / 21.0) / longest;
         chart.draw_series(points.chunks(2).zip(field.chunks(2)).map(|(p, v)| {
             let end = (p[0] + scale * v[0], p[1] + scale * v[1]);
             PathElement::new(vec![(p[0], p[1]), end], BLUE.stroke_width(1))

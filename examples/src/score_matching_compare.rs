@@ -88,6 +88,8 @@ pub struct Run {
     pub fisher_std_error: f64,
     /// The same for the untrained network.
     pub untrained_fisher_per_dim: f64,
+    /// Its standard error.
+    pub untrained_fisher_std_error: f64,
 }
 
 /// What a run prints and draws.
@@ -175,7 +177,8 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
             let untrained = ScoreMlpConfig::new(dim)
                 .with_hidden(128)
                 .init(&train_device)?;
-            let (untrained_fisher, _) = fisher_per_dim(&untrained, &data, &device, &mut noise)?;
+            let (untrained_fisher, untrained_se) =
+                fisher_per_dim(&untrained, &data, &device, &mut noise)?;
             let shape = (steps, dim, &train_device);
             let (net, _, ms) = match objective {
                 Objective::Ism => train(
@@ -215,6 +218,7 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
                 fisher_per_dim: fisher,
                 fisher_std_error: se,
                 untrained_fisher_per_dim: untrained_fisher,
+                untrained_fisher_std_error: untrained_se,
             });
         }
     }

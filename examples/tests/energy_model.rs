@@ -3,7 +3,8 @@
 //! N(mu_k, 0.25 I) on the circle of radius 4, weights w_k = (k + 1) / 36.
 //!
 //! - **Mode energies.** Neighbouring modes are 3.06 apart (6.1 std), so at a mode centre the
-//!   other components add exp(-3.06^2 / 0.5) ~ 7e-9 of the density and the true energy
+//!   other components add at most 2 (w_j / w_k) exp(-3.06^2 / 0.5) ~ 1e-7 of the density (the
+//!   two neighbours, weight ratios up to 8) and the true energy
 //!   -log p(mu_k) = -log w_k + const to that precision: E(mu_j) - E(mu_k) = log(w_k / w_j).
 //!   Score matching fixes these differences only through the few points in the gaps (it is
 //!   nearly blind to the weights of separated modes), so the bound is a modelling tolerance,
@@ -17,8 +18,9 @@
 //!   sqrt(w (1 - w) / 2048) (<= 0.0092), plus 0.01 for incomplete mixing (measured: 5,000
 //!   steps bring the exact-score shares from 0.125 to within 2 SE of every weight). With the
 //!   learned energy, the mode energies' 0.4-nat tolerance moves a share w by up to about
-//!   w (e^0.4 - 1) = 0.49 w, so the bound there is 4 SE + 0.01 + 0.49 w (0.13 at w = 0.22;
-//!   equal shares, the failure to mix, are 0.097 off at w = 0.22 and 0.097 at w = 0.028).
+//!   w (e^0.4 - 1) = 0.49 w, so the bound there is 4 SE + 0.01 + 0.49 w (0.155 at w = 0.22,
+//!   0.038 at w = 0.028). Equal shares, the failure to mix, are 0.097 off at both ends: the
+//!   light modes catch it (at w = 0.028 and 0.056), the heavy ones cannot.
 //! - **AIS.** On the true energy -log p, whose normaliser is exactly 1 (log Z = 0): within 4 of
 //!   its standard errors, which must be below 0.05 (the log-mean-exp bias,
 //!   Var(w) / (2 n mean^2) = SE^2 n / 2 / n ~ SE^2 / 2, is below 0.002).

@@ -35,8 +35,9 @@ fn every_objective_learns_the_score_and_ism_pays_for_the_dimension() {
     assert_eq!(s.runs.len(), 8);
     for r in &s.runs {
         let after = r.fisher_per_dim + 4.0 * r.fisher_std_error;
+        let before = r.untrained_fisher_per_dim - 4.0 * r.untrained_fisher_std_error;
         assert!(
-            after < 0.5 * r.untrained_fisher_per_dim,
+            after < 0.5 * before,
             "{} at d = {}: Fisher/d {} +- {} (untrained {})",
             r.objective.name(),
             r.dim,

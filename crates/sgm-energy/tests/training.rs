@@ -70,8 +70,8 @@ fn initial_energy() -> QuadraticEnergy {
     QuadraticEnergy::new(&[0.0, 0.0], &[1.0, 0.0, 0.0, 1.0], &device(), DType::F32).unwrap()
 }
 
-/// The minimiser (P row-major, mu) of the module docs' L for points `y`, per-sample weights `w`
-/// (row-major 2 x 2 each), targets `r` and trace matrix `c`.
+/// The minimiser (P row-major, mu) of the module docs' L for points `y`, per-sample weight
+/// matrices `w`, targets `r` and trace matrix `c`.
 fn quadratic_minimiser(y: &[f64], w: &[Matrix2<f64>], r: &[f64], c: Matrix2<f64>) -> [Vec<f64>; 2] {
     let n = y.len() / 2;
     let mut lhs = DMatrix::<f64>::zeros(5, 5);
@@ -271,13 +271,14 @@ fn langevin_biased_precision(mle: &[f64], eps: f64) -> Vec<f64> {
 /// (3.5 % from S^-1 at eps = 0.05, so the check sees the step size).
 ///
 /// The bounds are statistical, for the Polyak average of the second half's iterates (750 SGD
-/// steps at lr 0.1, 400 chains). The relative error of a 2-parameter mean or a 3-parameter
-/// symmetric P behaves like the norm of a small Gaussian vector, Rayleigh-like with scale
-/// sigma. Over the chain seeds 1..=10 (data seed 4) the errors were: CD-10 P mean 0.0027
-/// (max 0.0045), mu mean 0.0041 (max 0.0083); PCD-10 P mean 0.0033 (max 0.0043), mu mean
-/// 0.0049 (max 0.0094). With mean = sigma sqrt(pi / 2) that is sigma_P ~ 0.0024 and
-/// sigma_mu ~ 0.0040 (the larger of the two methods), so the bounds are 4 sigma: 0.01 for P and
-/// 0.016 for mu (a 2-D Rayleigh exceeds 4 sigma with probability exp(-8) = 3e-4). The CD-k
+/// steps at lr 0.1, 400 chains). The relative error of the 2-parameter mean behaves like the
+/// norm of a small 2-D Gaussian vector (Rayleigh, mean sigma sqrt(pi / 2)), that of the
+/// 3-parameter symmetric P like a 3-D one (Maxwell, mean 2 sigma sqrt(2 / pi)). Over the chain
+/// seeds 1..=10 (data seed 4) the errors were: CD-10 P mean 0.0027 (max 0.0045), mu mean 0.0041
+/// (max 0.0083); PCD-10 P mean 0.0033 (max 0.0043), mu mean 0.0049 (max 0.0094). Taking the
+/// larger method: sigma_P ~ 0.0033 / 1.60 = 0.0021 and sigma_mu ~ 0.0049 / 1.25 = 0.0039, so
+/// the bounds are 0.01 for P (4.8 sigma; a 3-D Maxwell beyond 4.8 sigma has probability 4e-5)
+/// and 0.016 for mu (4.1 sigma; a 2-D Rayleigh beyond it, exp(-4.1^2 / 2) = 2e-4). The CD-k
 /// bias (the data are not exactly Gaussian, so k MH steps from them shift the moments) is
 /// below that noise.
 ///

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! The estimate from 20,000 draws must lie within 4 of its standard errors of that at every time
-//! of the profile, and F is exactly 0 for the exact score of a mixture.
+//! of the profile. Two sanity checks follow (not verification): the profile's closed form
+//! varies, and a mixture's exact score against itself gives exactly 0 (no NaN, no offset).
 //!
 //! Mutation checked: dropping the 1/2 in `fisher_divergence_at` fails every level.
 
