@@ -28,8 +28,8 @@ use sgm::core::tensor::{from_f64, to_f64};
 use sgm::prelude::*;
 use sgm::samplers::{PiController, Tableau};
 
-use crate::CommonArgs;
 use crate::plot::image_grid;
+use crate::{CommonArgs, mean_and_std_error};
 
 /// Trains a score model on the 8x8 digits and reports test bits/dim by the probability-flow ODE
 /// (command line of the `digits_likelihood` example).
@@ -87,14 +87,6 @@ pub fn histogram_bits_per_dim(train: &[u8], test: &[u8]) -> f64 {
         })
         .sum();
     nll / test.len() as f64
-}
-
-/// Mean and standard error over images.
-fn mean_and_std_error(values: &[f64]) -> (f64, f64) {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    (mean, (variance / n).sqrt())
 }
 
 /// Prints the mean, its standard error over images and quantiles of `bpd`; returns the first two.

@@ -12,8 +12,8 @@ use clap::Parser;
 use sgm::prelude::*;
 use sgm::samplers::Progress;
 
-use crate::CommonArgs;
 use crate::plot::{Heatmap, Panel, grid_points, heatmap_grid, scatter_grid};
+use crate::{CommonArgs, mean_and_std_error};
 
 /// Train an MLP energy on a weighted ring of 8 Gaussians by SSM, DSM and PCD, compare held-out
 /// log-likelihoods (command line of the `energy_model` example).
@@ -288,7 +288,7 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
             &mut noise,
         )?;
         let held = e(&held_out);
-        let held_out_log_likelihood = -held.iter().sum::<f64>() / held.len() as f64 - log_z.log_z;
+        let held_out_log_likelihood = -mean_and_std_error(&held).0 - log_z.log_z;
         let samples = langevin_from_modes(
             args,
             &EnergyScore(&energy),
@@ -333,7 +333,7 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
         &mut noise,
     )?;
     let held = to_f64(ring.log_prob(held_out.clone()));
-    let true_held_out_log_likelihood = held.iter().sum::<f64>() / held.len() as f64;
+    let true_held_out_log_likelihood = mean_and_std_error(&held).0;
     let true_samples = langevin_from_modes(
         args,
         &EnergyScore(&truth),

@@ -29,6 +29,14 @@ pub struct CommonArgs {
     pub seed: u64,
 }
 
+/// The mean of `values` and its standard error, sample sd / sqrt(n) (n - 1 in the variance).
+pub fn mean_and_std_error(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, (variance / n).sqrt())
+}
+
 impl CommonArgs {
     /// The chosen device, and the output directory created.
     ///

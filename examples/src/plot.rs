@@ -5,6 +5,7 @@ use std::error::Error;
 use std::path::Path;
 use std::sync::Once;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
@@ -20,6 +21,55 @@ pub fn register_font() {
         plotters::style::register_font(FONT, FontStyle::Normal, bytes)
             .unwrap_or_else(|_| panic!("the bundled DejaVu Sans font is valid"));
     });
+}
+
+/// The drawing area of a PNG under construction.
+type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+/// A square chart on [-range, range]^2.
+type SquareChart<'a, 'b> =
+    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A white `size` canvas at `path` with `title` (font size `title_size`) in a header `header`
+/// pixels high; returns the area below the header (`present` it when done).
+fn titled_canvas<'a>(
+    path: &'a Path,
+    size: (u32, u32),
+    header: u32,
+    title: &str,
+    title_size: u32,
+) -> Result<Area<'a>, Box<dyn Error>> {
+    register_font();
+    let root = BitMapBackend::new(path, size).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (top, body) = root.split_vertically(header);
+    top.titled(title, (FONT, title_size))?;
+    Ok(body)
+}
+
+/// A square chart on [-range, range]^2 in `area` under `caption`, 5 labels per axis, with white
+/// grid lines or (`grid_lines = false`) none.
+fn square_chart<'a, 'b>(
+    area: &'a Area<'b>,
+    caption: &str,
+    range: f64,
+    grid_lines: bool,
+) -> Result<SquareChart<'a, 'b>, Box<dyn Error>> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, (FONT, 16))
+        .margin(6)
+        .x_label_area_size(22)
+        .y_label_area_size(34)
+        .build_cartesian_2d(-range..range, -range..range)?;
+    let mut mesh = chart.configure_mesh();
+    mesh.x_labels(5).y_labels(5).label_style((FONT, 11));
+    if grid_lines {
+        mesh.light_line_style(WHITE);
+    } else {
+        mesh.disable_mesh();
+    }
+    mesh.draw()?;
+    Ok(chart)
 }
 
 /// One scatter panel: points, a square plotting window [-range, range]^2, a title.
@@ -55,28 +105,12 @@ pub fn scatter_grid(
     cols: usize,
     panels: &[Panel],
 ) -> Result<(), Box<dyn Error>> {
-    register_font();
     let (cell, header) = (320u32, 50u32);
-    let root = BitMapBackend::new(path, (cols as u32 * cell, rows as u32 * cell + header))
-        .into_drawing_area();
-    root.fill(&WHITE)?;
-    let (top, body) = root.split_vertically(header);
-    top.titled(title, (FONT, 26))?;
+    let size = (cols as u32 * cell, rows as u32 * cell + header);
+    let body = titled_canvas(path, size, header, title, 26)?;
     for (area, panel) in body.split_evenly((rows, cols)).iter().zip(panels) {
         let r = panel.range;
-        let mut chart = ChartBuilder::on(area)
-            .caption(&panel.title, (FONT, 16))
-            .margin(6)
-            .x_label_area_size(22)
-            .y_label_area_size(34)
-            .build_cartesian_2d(-r..r, -r..r)?;
-        chart
-            .configure_mesh()
-            .x_labels(5)
-            .y_labels(5)
-            .label_style((FONT, 11))
-            .light_line_style(WHITE)
-            .draw()?;
+        let mut chart = square_chart(area, &panel.title, r, true)?;
         chart.draw_series(
             panel
                 .points
@@ -85,7 +119,7 @@ pub fn scatter_grid(
                 .map(|&(x, y)| Circle::new((x, y), 1, BLUE.mix(0.35).filled())),
         )?;
     }
-    root.present()?;
+    body.present()?;
     Ok(())
 }
 
@@ -101,15 +135,11 @@ pub fn image_grid(
     side: usize,
     cols: usize,
 ) -> Result<(), Box<dyn Error>> {
-    register_font();
     let (pixel, gap, header) = (10u32, 4u32, 40u32);
     let cell = side as u32 * pixel + gap;
     let rows = images.len().div_ceil(cols) as u32;
-    let root = BitMapBackend::new(path, (cols as u32 * cell + gap, rows * cell + gap + header))
-        .into_drawing_area();
-    root.fill(&WHITE)?;
-    let (top, body) = root.split_vertically(header);
-    top.titled(title, (FONT, 16))?;
+    let size = (cols as u32 * cell + gap, rows * cell + gap + header);
+    let body = titled_canvas(path, size, header, title, 16)?;
     for (n, image) in images.iter().enumerate() {
         let (r, c) = ((n / cols) as u32, (n % cols) as u32);
         let (x0, y0) = ((gap + c * cell) as i32, (gap + r * cell) as i32);
@@ -123,7 +153,7 @@ pub fn image_grid(
             ))?;
         }
     }
-    root.present()?;
+    body.present()?;
     Ok(())
 }
 
@@ -156,29 +186,13 @@ pub fn heatmap_grid(
     cols: usize,
     panels: &[Heatmap],
 ) -> Result<(), Box<dyn Error>> {
-    register_font();
     let rows = panels.len().div_ceil(cols);
     let (cell, header) = (320u32, 50u32);
-    let root = BitMapBackend::new(path, (cols as u32 * cell, rows as u32 * cell + header))
-        .into_drawing_area();
-    root.fill(&WHITE)?;
-    let (top, body) = root.split_vertically(header);
-    top.titled(title, (FONT, 22))?;
+    let size = (cols as u32 * cell, rows as u32 * cell + header);
+    let body = titled_canvas(path, size, header, title, 22)?;
     for (area, panel) in body.split_evenly((rows, cols)).iter().zip(panels) {
         let r = panel.range;
-        let mut chart = ChartBuilder::on(area)
-            .caption(&panel.title, (FONT, 16))
-            .margin(6)
-            .x_label_area_size(22)
-            .y_label_area_size(34)
-            .build_cartesian_2d(-r..r, -r..r)?;
-        chart
-            .configure_mesh()
-            .x_labels(5)
-            .y_labels(5)
-            .label_style((FONT, 11))
-            .disable_mesh()
-            .draw()?;
+        let mut chart = square_chart(area, &panel.title, r, false)?;
         let h = 2.0 * r / panel.side as f64;
         let span = (panel.high - panel.low).max(f64::MIN_POSITIVE);
         chart.draw_series(panel.values.iter().enumerate().map(|(k, &v)| {
@@ -191,7 +205,7 @@ pub fn heatmap_grid(
             Rectangle::new([(x0, y0), (x0 + h, y0 + h)], color.filled())
         }))?;
     }
-    root.present()?;
+    body.present()?;
     Ok(())
 }
 
@@ -222,27 +236,11 @@ pub fn vector_field(
     fields: &[(String, Vec<f64>)],
     range: f64,
 ) -> Result<(), Box<dyn Error>> {
-    register_font();
     let (cell, header) = (360u32, 50u32);
-    let root =
-        BitMapBackend::new(path, (fields.len() as u32 * cell, cell + header)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let (top, body) = root.split_vertically(header);
-    top.titled(title, (FONT, 20))?;
+    let size = (fields.len() as u32 * cell, cell + header);
+    let body = titled_canvas(path, size, header, title, 20)?;
     for (area, (label, field)) in body.split_evenly((1, fields.len())).iter().zip(fields) {
-        let mut chart = ChartBuilder::on(area)
-            .caption(label, (FONT, 16))
-            .margin(6)
-            .x_label_area_size(22)
-            .y_label_area_size(34)
-            .build_cartesian_2d(-range..range, -range..range)?;
-        chart
-            .configure_mesh()
-            .x_labels(5)
-            .y_labels(5)
-            .label_style((FONT, 11))
-            .light_line_style(WHITE)
-            .draw()?;
+        let mut chart = square_chart(area, label, range, true)?;
         let longest = field
             .chunks(2)
             .map(|v| v[0].hypot(v[1]))
@@ -258,7 +256,7 @@ pub fn vector_field(
                 .map(|p| Circle::new((p[0], p[1]), 1, BLACK.filled())),
         )?;
     }
-    root.present()?;
+    body.present()?;
     Ok(())
 }
 
@@ -274,11 +272,7 @@ pub fn paths(
     states: &[Vec<f64>],
     range: f64,
 ) -> Result<(), Box<dyn Error>> {
-    register_font();
-    let root = BitMapBackend::new(path, (520, 570)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let (top, body) = root.split_vertically(50);
-    top.titled(title, (FONT, 14))?;
+    let body = titled_canvas(path, (520, 570), 50, title, 14)?;
     let mut chart = ChartBuilder::on(&body)
         .margin(8)
         .x_label_area_size(22)
@@ -307,7 +301,7 @@ pub fn paths(
             chart.draw_series(std::iter::once(Circle::new(end, 2, RED.filled())))?;
         }
     }
-    root.present()?;
+    body.present()?;
     Ok(())
 }
 
@@ -330,13 +324,9 @@ pub struct LinePanel {
 /// # Errors
 /// Drawing or file errors from plotters.
 pub fn line_panels(path: &Path, title: &str, panels: &[LinePanel]) -> Result<(), Box<dyn Error>> {
-    register_font();
     let (cell, header) = (460u32, 50u32);
-    let root =
-        BitMapBackend::new(path, (panels.len() as u32 * cell, 400 + header)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let (top, body) = root.split_vertically(header);
-    top.titled(title, (FONT, 20))?;
+    let size = (panels.len() as u32 * cell, 400 + header);
+    let body = titled_canvas(path, size, header, title, 20)?;
     let colors = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
     for (area, panel) in body.split_evenly((1, panels.len())).iter().zip(panels) {
         let points = panel.series.iter().flat_map(|(_, p)| p.iter());
@@ -377,6 +367,6 @@ pub fn line_panels(path: &Path, title: &str, panels: &[LinePanel]) -> Result<(),
             .border_style(BLACK)
             .draw()?;
     }
-    root.present()?;
+    body.present()?;
     Ok(())
 }

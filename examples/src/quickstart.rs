@@ -12,8 +12,8 @@ use clap::Parser;
 use sgm::prelude::*;
 use sgm::samplers::Progress;
 
-use crate::CommonArgs;
 use crate::plot::{Panel, paths, scatter_grid, vector_field};
+use crate::{CommonArgs, mean_and_std_error};
 
 /// Train, sample and evaluate a score model on a weighted ring of 8 Gaussians (command line of
 /// the `quickstart` example).
@@ -144,14 +144,16 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
         .zip(to_f64(log_model.log_prob))
         .map(|(p, q)| p - q)
         .collect();
-    let n = gap.len() as f64;
-    let kl = gap.iter().sum::<f64>() / n;
-    let kl_std_error = (gap.iter().map(|g| (g - kl).powi(2)).sum::<f64>() / (n - 1.0) / n).sqrt();
+    let (kl, kl_std_error) = mean_and_std_error(&gap);
+    let (pc_shares, ode_shares) = (
+        ring.component_shares(pc_out.x.clone()),
+        ring.component_shares(ode_out.x.clone()),
+    );
     let summary_line = serde_json::json!({
         "kl_nats": kl,
         "kl_std_error": kl_std_error,
-        "pc_shares": ring.component_shares(pc_out.x.clone()),
-        "ode_shares": ring.component_shares(ode_out.x.clone()),
+        "pc_shares": pc_shares,
+        "ode_shares": ode_shares,
         "weights": ring.weights(),
         "nfe": {"pc": pc_out.nfe, "ode": ode_out.nfe, "likelihood": log_model.nfe},
         "train_seconds": train_seconds,
@@ -216,8 +218,8 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
     Ok(Summary {
         kl,
         kl_std_error,
-        pc_shares: ring.component_shares(pc_out.x),
-        ode_shares: ring.component_shares(ode_out.x),
+        pc_shares,
+        ode_shares,
         weights: ring.weights().to_vec(),
         nfe: [pc_out.nfe, ode_out.nfe, log_model.nfe],
         train_seconds,
