@@ -246,6 +246,217 @@ pub fn w5(device: &Device, scale: Scale) -> Value {
     })
 }
 
+/// The budgets of w6: score evaluations per sample path.
+pub const W6_BUDGETS: [usize; 6] = [10, 20, 35, 50, 100, 200];
+
+/// One sampler of w6: its name and grid, its NFE on a grid of `points` points, and a run.
+struct W6Sampler<'a> {
+    name: String,
+    nfe_of: Box<dyn Fn(usize) -> usize + 'a>,
+    run: Box<dyn Fn(usize, Tensor<2>) -> SampleOutput + 'a>,
+}
+
+/// rms_err = sqrt(mean_i |x_i - x_ref_i|^2) and mode_err = max_k |share_k - w_k|.
+fn w6_errors(mix: &GaussianMixture, x: &Tensor<2>, reference: &[f64]) -> (f64, f64) {
+    let got = to_f64(x.clone());
+    let n = reference.len() as f64 / 2.0;
+    let rms = (got
+        .iter()
+        .zip(reference)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        / n)
+        .sqrt();
+    let mode = mix
+        .component_shares(x.clone())
+        .iter()
+        .zip(mix.weights())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    (rms, mode)
+}
+
+/// The probability-flow ODE of the Karras SDE from 80 to 0.002 by adaptive Dormand-Prince at
+/// rtol = atol = `tol`, then one exact denoising D(x, 0.002) = x + 0.002^2 s(x, 0.002).
+fn w6_reference<M: ScoreModel>(
+    karras: &KarrasSde,
+    model: &M,
+    x: Tensor<2>,
+    tol: f64,
+) -> (Tensor<2>, usize) {
+    let controller = PiController::new(tol, tol)
+        .and_then(|c| c.with_max_steps(1_000_000))
+        .expect("valid tolerances");
+    let flow = ProbabilityFlowOde::new(karras, model);
+    let solution = solve_ode(
+        &flow,
+        &Tableau::dormand_prince(),
+        x,
+        80.0,
+        0.002,
+        controller,
+        &mut NoObserver,
+    )
+    .expect("the reference solve converges");
+    let x = solution.x;
+    let score = model.score(x.clone(), time_like(0.002, &x));
+    (x + score * (0.002 * 0.002), solution.nfe + 1)
+}
+
+/// w6: accuracy per function evaluation on the Karras et al. (2022) problem: ring8_weighted,
+/// x_sigma = x0 + sigma n from sigma = 80 to 0.002, the exact denoiser, 16,384 prior draws
+/// 80 n in f64 (`scale` shrinks the count), against the reference solve. One JSON object per
+/// (sampler, budget), after one object with the reference's NFE and its check against
+/// rtol = 1e-12 on 1,024 of the draws.
+pub fn w6(device: &Device, scale: Scale) -> Vec<Value> {
+    let karras = VeSde::karras(80.0).expect("valid sigma_max");
+    let mix = GaussianMixture::ring8_weighted();
+    let perturbed = mix.perturbed(karras);
+    let model = &perturbed;
+    let samples = ((16_384.0 * scale.0).round() as usize).clamp(256, 16_384);
+    let mut host = HostNoise::new(6);
+    let x_prior = host.normal_like(&Tensor::<2>::zeros([samples, 2], (device, DType::F64))) * 80.0;
+    let ((reference, reference_nfe), reference_seconds) = timed(device, || {
+        w6_reference(&karras, model, x_prior.clone(), 1e-10)
+    });
+    let reference = to_f64(reference);
+    let check_n = samples.min(1024);
+    let (tight, _) = w6_reference(&karras, model, x_prior.clone().slice(0..check_n), 1e-12);
+    let check = to_f64(tight)
+        .iter()
+        .zip(&reference)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    let mut lines = vec![json!({
+        "workload": "w6", "impl": "sgm", "samples": samples, "reference_nfe": reference_nfe,
+        "reference_seconds": reference_seconds, "reference_check_max_abs_diff": check,
+    })];
+    let karras_grid_of =
+        |n: usize| TimeGrid::new(80.0, 0.002, n, Spacing::Karras { rho: 7.0 }).expect("valid grid");
+    let log_snr_grid_of = |n: usize| log_snr_grid(&karras, 80.0, 0.002, n).expect("valid grid");
+    let grids: [(&str, &dyn Fn(usize) -> TimeGrid); 2] =
+        [("karras", &karras_grid_of), ("log_snr", &log_snr_grid_of)];
+    let mut samplers: Vec<W6Sampler> = Vec::new();
+    for (grid_name, grid) in grids {
+        for (name, method) in [("euler", EdmMethod::Euler), ("heun", EdmMethod::Heun)] {
+            samplers.push(W6Sampler {
+                name: format!("edm_{name}/{grid_name}"),
+                nfe_of: Box::new(move |n| {
+                    EdmSampler::new(karras, grid(n), method)
+                        .expect("valid")
+                        .nfe()
+                }),
+                run: Box::new(move |n, x| {
+                    EdmSampler::new(karras, grid(n), method)
+                        .expect("valid")
+                        .sample(model, x, &mut HostNoise::new(0), &mut NoObserver)
+                        .expect("finite")
+                }),
+            });
+        }
+        for order in 1..=3 {
+            samplers.push(W6Sampler {
+                name: format!("dpm_solver_{order}/{grid_name}"),
+                nfe_of: Box::new(move |n| {
+                    DpmSolver::new(karras, grid(n), order).expect("valid").nfe()
+                }),
+                run: Box::new(move |n, x| {
+                    DpmSolver::new(karras, grid(n), order)
+                        .expect("valid")
+                        .sample(model, x, &mut HostNoise::new(0), &mut NoObserver)
+                        .expect("finite")
+                }),
+            });
+        }
+        for order in 2..=3 {
+            samplers.push(W6Sampler {
+                name: format!("dpmpp_{order}m/{grid_name}"),
+                nfe_of: Box::new(|n| n),
+                run: Box::new(move |n, x| {
+                    DpmSolverPp::new(karras, grid(n), order)
+                        .expect("valid")
+                        .sample(model, x, &mut HostNoise::new(0), &mut NoObserver)
+                        .expect("finite")
+                }),
+            });
+        }
+        for order in 3..=5 {
+            samplers.push(W6Sampler {
+                name: format!("exponential_multistep_{order}/{grid_name}"),
+                nfe_of: Box::new(|n| n),
+                run: Box::new(move |n, x| {
+                    ExponentialMultistep::new(karras, grid(n), order)
+                        .expect("valid")
+                        .sample(model, x, &mut HostNoise::new(0), &mut NoObserver)
+                        .expect("finite")
+                }),
+            });
+        }
+    }
+    // The general ODE layer with steps uniform in t, plus the final denoising.
+    for (name, tableau) in [
+        ("euler", Tableau::euler()),
+        ("heun", Tableau::heun()),
+        ("rk4", Tableau::rk4()),
+    ] {
+        let stages = tableau.stages();
+        samplers.push(W6Sampler {
+            name: format!("ode_{name}/uniform_t"),
+            nfe_of: Box::new(move |n| stages * (n - 1) + 1),
+            run: Box::new(move |n, x| {
+                let flow = ProbabilityFlowOde::new(karras, model);
+                let steps = ConstantSteps::new(n - 1).expect("steps >= 1");
+                let out = solve_ode(&flow, &tableau, x, 80.0, 0.002, steps, &mut NoObserver)
+                    .expect("finite");
+                let score = model.score(out.x.clone(), time_like(0.002, &out.x));
+                SampleOutput {
+                    x: out.x + score * (0.002 * 0.002),
+                    nfe: out.nfe + 1,
+                }
+            }),
+        });
+    }
+    for sampler in &samplers {
+        for budget in W6_BUDGETS {
+            let Some(points) = (2..=budget + 1)
+                .rev()
+                .find(|&n| (sampler.nfe_of)(n) <= budget)
+            else {
+                continue;
+            };
+            let (out, seconds) = timed(device, || (sampler.run)(points, x_prior.clone()));
+            let (rms, mode) = w6_errors(&mix, &out.x, &reference);
+            lines.push(json!({
+                "workload": "w6", "impl": "sgm", "sampler": sampler.name, "budget": budget,
+                "nfe": out.nfe, "steps": points - 1, "rms_err": rms, "mode_err": mode,
+                "seconds": seconds,
+            }));
+        }
+    }
+    // Adaptive Dormand-Prince: the tightest tolerance of a ladder whose NFE (+ 1 denoising)
+    // fits each budget.
+    let mut adaptive: Vec<(f64, SampleOutput, f64)> = Vec::new();
+    for k in 2..=16 {
+        let tol = 10f64.powf(-(k as f64) / 2.0);
+        let ((x, nfe), seconds) = timed(device, || {
+            w6_reference(&karras, model, x_prior.clone(), tol)
+        });
+        adaptive.push((tol, SampleOutput { x, nfe }, seconds));
+    }
+    for budget in W6_BUDGETS {
+        if let Some((tol, out, seconds)) =
+            adaptive.iter().rev().find(|(_, out, _)| out.nfe <= budget)
+        {
+            let (rms, mode) = w6_errors(&mix, &out.x, &reference);
+            lines.push(json!({
+                "workload": "w6", "impl": "sgm", "sampler": format!("dopri5/rtol={tol:.0e}"), "budget": budget,
+                "nfe": out.nfe, "steps": null, "rms_err": rms, "mode_err": mode, "seconds": seconds,
+            }));
+        }
+    }
+    lines
+}
+
 /// Runs the named workload on `device` (named `device_name` in the output).
 ///
 /// # Errors
@@ -258,11 +469,17 @@ pub fn run(name: &str, device: &Device, device_name: &str, scale: Scale) -> Resu
         "w4" => w4(device, false),
         "w4h" => w4(device, true),
         "w5" => w5(device, scale),
+        "w6" => Value::Array(w6(device, scale)),
         other => return Err(format!("unknown workload '{other}'")),
     };
-    value["device"] = json!(device_name);
+    match &mut value {
+        Value::Array(lines) => lines
+            .iter_mut()
+            .for_each(|line| line["device"] = json!(device_name)),
+        line => line["device"] = json!(device_name),
+    }
     Ok(value)
 }
 
 /// The workload names, in order.
-pub const WORKLOADS: &[&str] = &["w1", "w2", "w3", "w4", "w4h", "w5"];
+pub const WORKLOADS: &[&str] = &["w1", "w2", "w3", "w4", "w4h", "w5", "w6"];

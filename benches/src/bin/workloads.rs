@@ -1,7 +1,7 @@
 //! Prints one JSON line per speed workload:
 //!
 //! ```text
-//! cargo run --release -p sgm-benches --bin workloads -- [w1 w2 w3 w4 w4h w5] [--device flex|wgpu|ndarray]
+//! cargo run --release -p sgm-benches --bin workloads -- [w1 w2 w3 w4 w4h w5 w6] [--device flex|wgpu|ndarray]
 //! ```
 
 use clap::Parser;
@@ -28,8 +28,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.workloads
     };
     for name in names {
-        let line = run(&name, &device, &args.device, Scale(args.scale))?;
-        println!("{line}");
+        match run(&name, &device, &args.device, Scale(args.scale))? {
+            serde_json::Value::Array(lines) => lines.iter().for_each(|line| println!("{line}")),
+            line => println!("{line}"),
+        }
     }
     Ok(())
 }

@@ -3,6 +3,8 @@
 //! - [`ScoreModel`]: a score model s_theta(x, t) ~ grad_x log p_t(x), with a Jacobian-vector
 //!   product [`ScoreModel::score_jvp`] that score-matching losses and likelihood computations
 //!   use instead of higher-order autodiff (which burn 0.22 does not have).
+//! - [`ConditionalScoreModel`]: s(x, t, y), made an ordinary score model by [`Conditioned`],
+//!   [`ClassifierFreeGuidance`] or [`ClassifierGuidance`] (with a [`NoisyClassifier`]).
 //! - [`VectorField`]: a time-dependent vector field dx/dt = F(x, t) for ODE solvers.
 //! - [`NoiseSource`]: where samplers and losses draw their randomness ([`DeviceNoise`] for
 //!   speed, [`HostNoise`] for reproducibility across devices and threads).
@@ -16,6 +18,7 @@
 //! Shapes follow one convention everywhere: samples are `Tensor<2>` shaped `[batch, dim]`, and
 //! per-sample times are `Tensor<1>` shaped `[batch]`.
 
+mod conditional;
 mod error;
 mod field;
 mod finite;
@@ -29,6 +32,10 @@ pub mod special;
 pub mod tensor;
 pub mod validate;
 
+pub use conditional::{
+    ClassifierFreeGuidance, ClassifierGuidance, ConditionalScoreModel, Conditioned,
+    NoisyClassifier, Unconditional, one_hot,
+};
 pub use error::{CoreError, Result};
 pub use field::VectorField;
 pub use finite::NonFiniteWatch;

@@ -11,6 +11,9 @@
 //!   score and the exact Hessian-vector product (score JVP) at any perturbation.
 //! - [`ExactDensity::perturbed`] turns one into a [`ScoreModel`](sgm_core::ScoreModel) under any
 //!   [`GaussianMarginals`](sgm_sde::GaussianMarginals): an SDE, a DDPM chain, NCSN levels.
+//! - [`MixtureClasses`]: a mixture's components as classes, with the exact class-conditional
+//!   score and noisy classifier (for guidance and conditional sampling);
+//!   [`GaussianMixture::conditional`] the exact law given some coordinates (for imputation).
 //! - [`Digits`]: the 8x8 handwritten digits (UCI, 1,797 images, 17 grey levels), embedded in
 //!   the crate, with a fixed train/test split.
 //!
@@ -18,12 +21,14 @@
 //! [`ring8_weighted`]: GaussianMixture::ring8_weighted
 //! [`two_modes`]: GaussianMixture::two_modes
 
+mod classes;
 mod density;
 mod digits;
 mod error;
 mod gaussian;
 mod mixture;
 
+pub use classes::MixtureClasses;
 pub use density::{ExactDensity, Perturbed};
 pub use digits::{Digits, PixelScale, Split};
 pub use error::{DataError, Result};

@@ -171,6 +171,97 @@ impl GaussianMixture {
             .collect()
     }
 
+    /// The component scores weighted by condition rows, sum_k y_k a_k(x) with
+    /// a_k = -(x - m mu_k) / v_k (for one-hot y: the perturbed score of the chosen component),
+    /// and the mixture's score s = sum_k r_k a_k, both `[batch, d]`; `y`: `[batch, K]`.
+    pub fn class_and_mixture_scores_perturbed(
+        &self,
+        x: Tensor<2>,
+        log_m: Tensor<1>,
+        std: Tensor<1>,
+        y: Tensor<2>,
+    ) -> (Tensor<2>, Tensor<2>) {
+        let [batch, d] = x.dims();
+        let (logits, var, diff) = self.components(x, log_m, std);
+        let a = -diff / var.unsqueeze_dim::<3>(2);
+        let class = (a.clone() * y.unsqueeze_dim::<3>(2))
+            .sum_dim(1)
+            .reshape([batch, d]);
+        let r = softmax(logits, 1).unsqueeze_dim::<3>(2);
+        let mixture = (a * r).sum_dim(1).reshape([batch, d]);
+        (class, mixture)
+    }
+
+    /// The mixture conditioned on some coordinates: `observed[i]` is `Some(value)` for an
+    /// observed coordinate, `None` for a free one. The result is the exact conditional law of
+    /// the free coordinates, a mixture with the same components restricted to them and weights
+    /// w_k N(x_o; mu_k,o, s_k^2 I) renormalised (isotropic components factorise).
+    ///
+    /// ```
+    /// use sgm_data::{ExactDensity, GaussianMixture};
+    /// let two = GaussianMixture::new(vec![1.0, 1.0], vec![vec![0.0, 0.0], vec![1.0, 3.0]], vec![1.0, 1.0])?;
+    /// let given_y = two.conditional(&[None, Some(3.0)])?;
+    /// assert_eq!(given_y.dim(), 1);
+    /// let odds = given_y.weights()[1] / given_y.weights()[0];
+    /// assert!((odds - (4.5f64).exp()).abs() < 1e-9 * odds); // exp((9 - 0) / 2)
+    /// # Ok::<(), sgm_data::DataError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DataError::DimensionMismatch`] unless `observed` has one entry per dimension;
+    /// [`DataError::Core`] if every coordinate is observed or none is, or a value is not finite.
+    pub fn conditional(&self, observed: &[Option<f64>]) -> Result<Self> {
+        if observed.len() != self.dim() {
+            return Err(DataError::DimensionMismatch {
+                what: "observed coordinates",
+                expected: self.dim(),
+                found: observed.len(),
+            });
+        }
+        let free = observed.iter().filter(|o| o.is_none()).count();
+        if free == 0 || free == observed.len() {
+            return Err(DataError::from(sgm_core::validate::invalid(
+                "free coordinates",
+                free as f64,
+                "at least one and not all",
+            )));
+        }
+        for value in observed.iter().flatten() {
+            sgm_core::validate::finite("observed value", *value)?;
+        }
+        let log_weights: Vec<f64> = (0..self.num_components())
+            .map(|k| {
+                let s2 = self.stds[k].powi(2);
+                let sq: f64 = observed
+                    .iter()
+                    .zip(&self.means[k])
+                    .filter_map(|(o, m)| o.map(|v| (v - m).powi(2)))
+                    .sum();
+                let n_obs = (observed.len() - free) as f64;
+                self.weights[k].ln()
+                    - 0.5 * n_obs * (2.0 * std::f64::consts::PI * s2).ln()
+                    - sq / (2.0 * s2)
+            })
+            .collect();
+        let top = log_weights
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        let weights = log_weights.iter().map(|l| (l - top).exp()).collect();
+        let means = self
+            .means
+            .iter()
+            .map(|m| {
+                m.iter()
+                    .zip(observed)
+                    .filter(|(_, o)| o.is_none())
+                    .map(|(v, _)| *v)
+                    .collect()
+            })
+            .collect();
+        Self::new(weights, means, self.stds.clone())
+    }
+
     /// Means as a `[K, d]` tensor and stds as `[K]`, on the device and dtype of `like`.
     fn mean_tensor(&self, like: &Tensor<2>) -> (Tensor<2>, Tensor<1>) {
         let (device, dtype) = (like.device(), like.dtype());

@@ -206,6 +206,69 @@ impl SigmaSchedule for GeometricSigma {
     }
 }
 
+/// The noise scale of Karras et al. (2022, "Elucidating the design space of diffusion-based
+/// generative models", sec. 2 and Table 1): sigma(t) = t on [0, sigma_max], so that time *is* the
+/// noise level and the VE SDE built on it is x_sigma = x_0 + sigma n
+/// (`sgm_sde::VeSde::karras`). d sigma^2 / dt = 2 t, sigma(0) = 0, so the
+/// marginal std is t exactly.
+///
+/// ```
+/// use sgm_schedules::{IdentitySigma, SigmaSchedule};
+/// let s = IdentitySigma::new(80.0)?;
+/// assert_eq!((s.sigma(0.5), s.t_end(), s.variance_from_zero(3.0)), (0.5, 80.0, 9.0));
+/// assert!(IdentitySigma::new(0.0).is_err());
+/// # Ok::<(), sgm_schedules::ScheduleError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IdentitySigma {
+    sigma_max: f64,
+}
+
+impl IdentitySigma {
+    /// sigma(t) = t up to `sigma_max` (80 in the paper).
+    ///
+    /// # Errors
+    /// [`ScheduleError::Core`] (`CoreError::InvalidParameter`) unless sigma_max is finite and > 0.
+    pub fn new(sigma_max: f64) -> Result<Self> {
+        if !(sigma_max.is_finite() && sigma_max > 0.0) {
+            return Err(ScheduleError::from(sgm_core::validate::invalid(
+                "sigma_max",
+                sigma_max,
+                "finite and > 0",
+            )));
+        }
+        Ok(Self { sigma_max })
+    }
+}
+
+impl SigmaSchedule for IdentitySigma {
+    fn sigma(&self, t: f64) -> f64 {
+        t
+    }
+
+    fn sigma_tensor(&self, t: Tensor<1>) -> Tensor<1> {
+        t
+    }
+
+    /// d t^2 / dt = 2 t.
+    fn sigma_sq_rate_tensor(&self, t: Tensor<1>) -> Tensor<1> {
+        t * 2.0
+    }
+
+    /// T = sigma_max.
+    fn t_end(&self) -> f64 {
+        self.sigma_max
+    }
+
+    fn variance_from_zero(&self, t: f64) -> f64 {
+        t * t
+    }
+
+    fn variance_from_zero_tensor(&self, t: Tensor<1>) -> Tensor<1> {
+        t.square()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -87,6 +87,39 @@ impl TimeGrid {
         Ok(Self { times })
     }
 
+    /// A grid of given time points, strictly increasing or strictly decreasing (a grid built
+    /// elsewhere, such as one uniform in a noise level: `sgm_sde::karras_grid`).
+    ///
+    /// ```
+    /// use sgm_schedules::TimeGrid;
+    /// assert_eq!(TimeGrid::from_times(vec![1.0, 0.5, 0.1])?.num_steps(), 2);
+    /// assert!(TimeGrid::from_times(vec![1.0, 0.5, 0.7]).is_err());
+    /// # Ok::<(), sgm_schedules::ScheduleError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ScheduleError::Core`] (`CoreError::TooFew`) for fewer than two points,
+    /// (`CoreError::InvalidParameter`) for a non-finite point; [`ScheduleError::InvalidTimeRange`]
+    /// for the first pair of neighbours that breaks strict monotonicity.
+    pub fn from_times(times: Vec<f64>) -> Result<Self> {
+        at_least("time grid points", times.len(), 2)?;
+        for &t in &times {
+            finite("time grid point", t)?;
+        }
+        let decreasing = times[0] > times[1];
+        if let Some(w) = times
+            .windows(2)
+            .find(|w| (w[0] > w[1]) != decreasing || w[0] == w[1])
+        {
+            return Err(ScheduleError::InvalidTimeRange {
+                from: w[0],
+                to: w[1],
+                reason: "time grid points must be strictly monotone",
+            });
+        }
+        Ok(Self { times })
+    }
+
     /// Uniform grid: `TimeGrid::new(from, to, points, Spacing::Uniform)`.
     pub fn uniform(from: f64, to: f64, points: usize) -> Result<Self> {
         Self::new(from, to, points, Spacing::Uniform)
@@ -174,6 +207,12 @@ mod tests {
         assert!(TimeGrid::new(-1.0, 1.0, 10, Spacing::Karras { rho: 7.0 }).is_err());
         assert!(TimeGrid::new(0.0, 1.0, 10, Spacing::Karras { rho: -7.0 }).is_err());
         assert!(TimeGrid::uniform(f64::NAN, 1.0, 10).is_err());
+        // Mutation checked: accepting equal neighbours fails the second assertion.
+        assert!(TimeGrid::from_times(vec![0.0, 0.5, 1.0]).is_ok());
+        assert!(TimeGrid::from_times(vec![1.0, 1.0, 0.5]).is_err());
+        assert!(TimeGrid::from_times(vec![1.0, 0.5, 0.7]).is_err());
+        assert!(TimeGrid::from_times(vec![1.0]).is_err());
+        assert!(TimeGrid::from_times(vec![1.0, f64::NAN]).is_err());
     }
 
     proptest! {

@@ -9,6 +9,7 @@
 //! | [`DiscreteBetas`] | DDPM betas (linear or cosine) with alpha, alpha-bar and the posterior q(x_{i-1} \| x_i, x_0) | Ho et al. 2020; Nichol & Dhariwal 2021 |
 //! | [`LinearBeta`] | continuous beta(t) = beta_min + t (beta_max - beta_min) and its integral | Song et al. 2021 |
 //! | [`GeometricSigma`] | continuous sigma(t) = sigma_min (sigma_max / sigma_min)^t | Song et al. 2021 |
+//! | [`IdentitySigma`] | continuous sigma(t) = t on [0, sigma_max] (the Karras SDE) | Karras et al. 2022 |
 //! | [`KarrasSigmas`] | sigma_i = (sigma_max^(1/rho) + i/(n-1) (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho | Karras et al. 2022 |
 //! | [`TimeGrid`] | uniform, quadratic or Karras-spaced time points, increasing or decreasing | |
 
@@ -19,7 +20,7 @@ mod grid;
 mod sigmas;
 
 pub use betas::{DiscreteBetas, Posterior};
-pub use continuous::{BetaSchedule, GeometricSigma, LinearBeta, SigmaSchedule};
+pub use continuous::{BetaSchedule, GeometricSigma, IdentitySigma, LinearBeta, SigmaSchedule};
 pub use error::{Result, ScheduleError};
 pub use grid::{Spacing, TimeGrid};
 pub use sigmas::{GeometricSigmas, KarrasSigmas, SigmaLevels};

@@ -268,6 +268,68 @@ pub trait GaussianMarginals {
     fn log_snr_at(&self, t: f64) -> f64 {
         2.0 * (self.log_mean_coeff_at(t) - self.std_at(t).ln())
     }
+
+    /// The noise level sigma-bar(t) = std(t) / m(t) of the rescaled state y = x / m(t) = x_0 +
+    /// sigma-bar n: the variance-exploding form in which the samplers of Karras et al. (2022)
+    /// and DPM-Solver (Lu et al. 2022) run on any SDE with Gaussian marginals. Increasing in t;
+    /// exp(-log_snr / 2).
+    fn noise_level_at(&self, t: f64) -> f64 {
+        self.std_at(t) * (-self.log_mean_coeff_at(t)).exp()
+    }
+
+    /// The time t >= `lo` with [`GaussianMarginals::noise_level_at`](t) = `sigma`, by bisection
+    /// to the last bit (sigma-bar is increasing in t); the upper end of the search starts at
+    /// `hi` and its distance from `lo` doubles until it passes `sigma`. None when `sigma` is not finite and
+    /// positive, lies below sigma-bar(lo), or is not reached by 64 doublings.
+    ///
+    /// ```
+    /// use sgm_sde::{GaussianMarginals, VpSde};
+    /// let vp = VpSde::default();
+    /// let t = vp.time_at_noise_level(vp.noise_level_at(0.3), 0.0, 1.0).unwrap();
+    /// assert!((t - 0.3).abs() < 1e-12);
+    /// // A search that starts with hi = lo widens its bracket.
+    /// let t = vp.time_at_noise_level(vp.noise_level_at(0.7), 0.3, 0.3).unwrap();
+    /// assert!((t - 0.7).abs() < 1e-12);
+    /// ```
+    fn time_at_noise_level(&self, sigma: f64, lo: f64, hi: f64) -> Option<f64> {
+        if !(sigma.is_finite() && sigma > 0.0) || self.noise_level_at(lo) > sigma {
+            return None;
+        }
+        // The first bracket width: hi - lo, or a small fraction of the scale of t when hi = lo
+        // (a fixed tiny width would be lost to rounding against lo).
+        let mut width = if hi > lo {
+            hi - lo
+        } else {
+            1e-6 * lo.abs().max(1.0)
+        };
+        let (mut a, mut b) = (lo, lo + width);
+        let mut doublings = 0;
+        while self.noise_level_at(b) < sigma {
+            doublings += 1;
+            if doublings > 64 {
+                return None;
+            }
+            width *= 2.0;
+            b = lo + width;
+        }
+        loop {
+            let mid = 0.5 * (a + b);
+            if mid <= a || mid >= b {
+                return Some(
+                    if sigma - self.noise_level_at(a) < self.noise_level_at(b) - sigma {
+                        a
+                    } else {
+                        b
+                    },
+                );
+            }
+            if self.noise_level_at(mid) < sigma {
+                a = mid;
+            } else {
+                b = mid;
+            }
+        }
+    }
 }
 
 forward!(GaussianMarginals {

@@ -2,7 +2,7 @@ use burn::prelude::*;
 use burn::tensor::DType;
 use sgm_core::NoiseSource;
 use sgm_core::tensor::time_like;
-use sgm_schedules::{GeometricSigma, SigmaSchedule};
+use sgm_schedules::{GeometricSigma, IdentitySigma, SigmaSchedule};
 
 use crate::{
     Ancestral, AncestralStep, CorrectorAlpha, Discretization, Discretize, GaussianMarginals,
@@ -53,6 +53,29 @@ impl VeSde {
         Ok(Self::with_schedule(GeometricSigma::new(
             sigma_min, sigma_max,
         )?))
+    }
+}
+
+/// The SDE of Karras et al. (2022): x_sigma = x_0 + sigma n with time equal to the noise level.
+pub type KarrasSde = VeSde<IdentitySigma>;
+
+impl VeSde<IdentitySigma> {
+    /// The Karras et al. (2022) SDE: dx = sqrt(2 t) dW on [0, sigma_max], m(t) = 1, std(t) = t,
+    /// prior N(0, sigma_max^2 I); its probability-flow ODE is dx/dsigma = (x - D(x, sigma)) /
+    /// sigma with D the denoiser (eq. 3 of the paper).
+    ///
+    /// ```
+    /// use sgm_sde::{GaussianMarginals, Sde, VeSde};
+    /// let karras = VeSde::karras(80.0)?;
+    /// assert_eq!((karras.t_end(), karras.std_at(0.002)), (80.0, 0.002));
+    /// assert!(VeSde::karras(-1.0).is_err());
+    /// # Ok::<(), sgm_sde::SdeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`SdeError::Schedule`](crate::SdeError::Schedule) unless sigma_max is finite and > 0.
+    pub fn karras(sigma_max: f64) -> Result<Self> {
+        Ok(Self::with_schedule(IdentitySigma::new(sigma_max)?))
     }
 }
 

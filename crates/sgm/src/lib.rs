@@ -71,10 +71,13 @@ pub mod prelude {
     pub use sgm_core::divergence::Projection;
     pub use sgm_core::tensor::{f64_tensor, time_like, to_f64};
     pub use sgm_core::{
-        CoreError, DeviceNoise, HostNoise, Loss, Noise, NoiseSource, NoiseSourceExt,
-        NonFiniteWatch, ScoreFn, ScoreModel, VectorField, score_fn,
+        ClassifierFreeGuidance, ClassifierGuidance, ConditionalScoreModel, Conditioned, CoreError,
+        DeviceNoise, HostNoise, Loss, Noise, NoiseSource, NoiseSourceExt, NoisyClassifier,
+        NonFiniteWatch, ScoreFn, ScoreModel, Unconditional, VectorField, one_hot, score_fn,
     };
-    pub use sgm_data::{Digits, ExactDensity, Gaussian, GaussianMixture, PixelScale, Split};
+    pub use sgm_data::{
+        Digits, ExactDensity, Gaussian, GaussianMixture, MixtureClasses, PixelScale, Split,
+    };
     pub use sgm_energy::{
         AnnealedImportanceSampling, CdLoss, ContrastiveDivergence, EnergyError, EnergyMlp,
         EnergyMlpConfig, EnergyModel, EnergyScore, MetropolisHastings, NegativeSampler,
@@ -99,20 +102,22 @@ pub mod prelude {
         ScoreNetwork, Trainer, TrainerConfig,
     };
     pub use sgm_samplers::{
-        AncestralSampling, AnnealedLangevin, AnnealedLangevinCorrector, ConstantSteps, Corrector,
-        DdimSampler, DdpmSampler, DdpmVariance, EulerMaruyama, FinalStep, LangevinCorrector,
-        LangevinDynamics, NoObserver, NoneCorrector, NonePredictor, Observer, OdeSolution,
-        PcSampler, PiController, Predictor, Progress, ReverseDiffusion, SampleOutput, SamplerError,
-        StepSizeController, Tableau, Trajectory, solve_ode,
+        AncestralSampling, AnnealedLangevin, AnnealedLangevinCorrector, Churn, ConstantSteps,
+        Corrector, DdimSampler, DdpmSampler, DdpmVariance, DpmSolver, DpmSolverPp, EdmMethod,
+        EdmSampler, EulerAncestral, EulerMaruyama, ExponentialMultistep, FinalStep, Imputation,
+        Imputed, LangevinCorrector, LangevinDynamics, NoObserver, NoneCorrector, NonePredictor,
+        Observer, OdeSolution, PcSampler, PiController, Predictor, Progress, ReverseDiffusion,
+        SampleOutput, SamplerError, StepSizeController, Tableau, Trajectory, solve_ode,
     };
     pub use sgm_schedules::{
-        BetaSchedule, DiscreteBetas, GeometricSigma, GeometricSigmas, KarrasSigmas, LinearBeta,
-        SigmaLevels, SigmaSchedule, Spacing, TimeGrid,
+        BetaSchedule, DiscreteBetas, GeometricSigma, GeometricSigmas, IdentitySigma, KarrasSigmas,
+        LinearBeta, SigmaLevels, SigmaSchedule, Spacing, TimeGrid,
     };
     pub use sgm_sde::{
         Ancestral, BrownianMotion, CorrectorAlpha, DdpmMarginals, Discretize, GaussianMarginals,
-        LinearSde, OrnsteinUhlenbeck, ProbabilityFlowOde, ReverseSde, Sde, SdeError, SmldMarginals,
-        SubVpSde, VeSde, VpSde, isotropic_gaussian_log_prob, isotropic_gaussian_sample,
+        KarrasSde, LinearSde, OrnsteinUhlenbeck, ProbabilityFlowOde, ReverseSde, Sde, SdeError,
+        SmldMarginals, SubVpSde, VeSde, VpSde, isotropic_gaussian_log_prob,
+        isotropic_gaussian_sample, karras_grid, log_snr_grid,
     };
 
     pub use crate::{Error, Result};
