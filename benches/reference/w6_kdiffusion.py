@@ -7,7 +7,7 @@ rtol = atol = 1e-10, then one exact denoising at sigma = 0.002).
 
     pip install torch scipy torchdiffeq torchsde tqdm
     pip install --no-deps k-diffusion==0.1.1.post1
-    python3 benches/reference/w6_kdiffusion.py [--samples 16384]
+    python3 benches/reference/w6_kdiffusion.py [--samples 16384] [--seed 0]
 
 Prints one JSON line per (sampler, budget) with the fields of sgm's `workloads w6`. Only
 k_diffusion/sampling.py is loaded (the package's __init__ pulls in training dependencies), with
@@ -103,9 +103,10 @@ def metrics(x, x_ref):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=16384)
+    parser.add_argument("--seed", type=int, default=0, help="of the prior draws (the table: 0)")
     args = parser.parse_args()
     torch.set_default_dtype(torch.float64)
-    torch.manual_seed(0)
+    torch.manual_seed(args.seed)
     sampling = load_sampling()
     x_prior = torch.randn(args.samples, 2, dtype=torch.float64) * SIGMA_MAX
     start = time.perf_counter()

@@ -5,7 +5,7 @@ use sgm_core::{NoiseSource, ScoreModel};
 use sgm_schedules::TimeGrid;
 use sgm_sde::GaussianMarginals;
 
-use super::run::{LevelRun, check_order, grid_levels};
+use super::run::{check_order, drive, grid_levels};
 use crate::{Observer, Result, SampleOutput};
 
 /// DPM-Solver (Lu, Zhou, Bao, Chen, Li & Zhu, NeurIPS 2022, "DPM-Solver: a fast ODE solver for
@@ -81,42 +81,45 @@ impl<G: GaussianMarginals> DpmSolver<G> {
         _noise: &mut dyn NoiseSource,
         observer: &mut dyn Observer,
     ) -> Result<SampleOutput> {
-        let times = self.grid.times();
-        let mut run = LevelRun::new(model, &self.marginals, &self.grid, observer);
-        let mut y = run.rescale(x_t, times[0]);
-        for i in 0..self.grid.num_steps() {
-            let (t, t_next) = (times[i], times[i + 1]);
-            let (level, next) = (self.levels[i], self.levels[i + 1]);
-            let h = (level / next).ln();
-            let eps = run.noise(&y, t, level)?;
-            // The state at the fraction r of the step in lambda, and its time.
-            let at = |r: f64| level * (-r * h).exp();
-            y = match self.order {
-                1 => y - eps * (next * h.exp_m1()),
-                2 => {
-                    let r1 = 0.5;
-                    let s1 = at(r1);
-                    let u = y.clone() - eps.clone() * (s1 * (r1 * h).exp_m1());
-                    let eps1 = run.noise(&u, run.time_at(s1, t_next, t)?, s1)?;
-                    y - eps.clone() * (next * h.exp_m1())
-                        - (eps1 - eps) * (next / (2.0 * r1) * h.exp_m1())
-                }
-                _ => {
-                    let (r1, r2) = (1.0 / 3.0, 2.0 / 3.0);
-                    let (s1, s2) = (at(r1), at(r2));
-                    let u1 = y.clone() - eps.clone() * (s1 * (r1 * h).exp_m1());
-                    let eps1 = run.noise(&u1, run.time_at(s1, t_next, t)?, s1)?;
-                    let u2 = y.clone()
-                        - eps.clone() * (s2 * (r2 * h).exp_m1())
-                        - (eps1 - eps.clone())
-                            * (s2 * (r2 / r1) * ((r2 * h).exp_m1() / (r2 * h) - 1.0));
-                    let eps2 = run.noise(&u2, run.time_at(s2, t_next, t)?, s2)?;
-                    y - eps.clone() * (next * h.exp_m1())
-                        - (eps2 - eps) * (next / r2 * (h.exp_m1() / h - 1.0))
-                }
-            };
-            run.step_done(&y, t_next);
-        }
-        run.finish(y, self.grid.end())
+        let (grid, levels) = (&self.grid, &self.levels);
+        drive(
+            model,
+            &self.marginals,
+            grid,
+            levels,
+            x_t,
+            observer,
+            |run, at, y| {
+                let (t, t_next, level, next) = (at.t, at.t_next, at.level, at.level_next);
+                let h = (level / next).ln();
+                let eps = run.noise(&y, t, level)?;
+                // The state at the fraction r of the step in lambda, and its time.
+                let at = |r: f64| level * (-r * h).exp();
+                Ok(match self.order {
+                    1 => y - eps * (next * h.exp_m1()),
+                    2 => {
+                        let r1 = 0.5;
+                        let s1 = at(r1);
+                        let u = y.clone() - eps.clone() * (s1 * (r1 * h).exp_m1());
+                        let eps1 = run.noise(&u, run.time_at(s1, t_next, t)?, s1)?;
+                        y - eps.clone() * (next * h.exp_m1())
+                            - (eps1 - eps) * (next / (2.0 * r1) * h.exp_m1())
+                    }
+                    _ => {
+                        let (r1, r2) = (1.0 / 3.0, 2.0 / 3.0);
+                        let (s1, s2) = (at(r1), at(r2));
+                        let u1 = y.clone() - eps.clone() * (s1 * (r1 * h).exp_m1());
+                        let eps1 = run.noise(&u1, run.time_at(s1, t_next, t)?, s1)?;
+                        let u2 = y.clone()
+                            - eps.clone() * (s2 * (r2 * h).exp_m1())
+                            - (eps1 - eps.clone())
+                                * (s2 * (r2 / r1) * ((r2 * h).exp_m1() / (r2 * h) - 1.0));
+                        let eps2 = run.noise(&u2, run.time_at(s2, t_next, t)?, s2)?;
+                        y - eps.clone() * (next * h.exp_m1())
+                            - (eps2 - eps) * (next / r2 * (h.exp_m1() / h - 1.0))
+                    }
+                })
+            },
+        )
     }
 }

@@ -5,7 +5,7 @@ use sgm_core::{NoiseSource, NoiseSourceExt, ScoreModel};
 use sgm_schedules::TimeGrid;
 use sgm_sde::GaussianMarginals;
 
-use super::run::{LevelRun, check_order, grid_levels};
+use super::run::{check_order, drive, grid_levels};
 use crate::{Observer, Result, SampleOutput};
 
 /// DPM-Solver++ (Lu, Zhou, Bao, Chen, Li & Zhu 2022, "DPM-Solver++: fast solver for guided
@@ -105,51 +105,55 @@ impl<G: GaussianMarginals> DpmSolverPp<G> {
         noise: &mut dyn NoiseSource,
         observer: &mut dyn Observer,
     ) -> Result<SampleOutput> {
-        let times = self.grid.times();
-        let mut run = LevelRun::new(model, &self.marginals, &self.grid, observer);
-        let mut y = run.rescale(x_t, times[0]);
         // The last two (denoising, step length in lambda), newest first.
         let mut history: Vec<(Tensor<2>, f64)> = Vec::with_capacity(2);
-        for i in 0..self.grid.num_steps() {
-            let (level, next) = (self.levels[i], self.levels[i + 1]);
-            let h = (level / next).ln();
-            let h_eta = h * (1.0 + self.eta);
-            let denoised = run.denoise(&y, times[i])?;
-            let one_minus = -(-h_eta).exp_m1();
-            let mut y_next =
-                y * (next / level * (-self.eta * h).exp()) + denoised.clone() * one_minus;
-            let order = self.order.min(history.len() + 1);
-            match (order, history.as_slice()) {
-                (2, [(d1, h1), ..]) if self.order == 2 => {
-                    y_next =
-                        y_next + (denoised.clone() - d1.clone()) * (one_minus / (2.0 * h1 / h));
+        let (grid, levels) = (&self.grid, &self.levels);
+        drive(
+            model,
+            &self.marginals,
+            grid,
+            levels,
+            x_t,
+            observer,
+            |run, at, y| {
+                let (level, next) = (at.level, at.level_next);
+                let h = (level / next).ln();
+                let h_eta = h * (1.0 + self.eta);
+                let denoised = run.denoise(&y, at.t)?;
+                let one_minus = -(-h_eta).exp_m1();
+                let mut y_next =
+                    y * (next / level * (-self.eta * h).exp()) + denoised.clone() * one_minus;
+                let order = self.order.min(history.len() + 1);
+                match (order, history.as_slice()) {
+                    (2, [(d1, h1), ..]) if self.order == 2 => {
+                        y_next =
+                            y_next + (denoised.clone() - d1.clone()) * (one_minus / (2.0 * h1 / h));
+                    }
+                    (2, [(d1, h1), ..]) => {
+                        let phi2 = (-h_eta).exp_m1() / h_eta + 1.0;
+                        y_next = y_next + (denoised.clone() - d1.clone()) * (phi2 * h / h1);
+                    }
+                    (3, [(d1, h1), (d2, h2)]) => {
+                        let (r0, r1) = (h1 / h, h2 / h);
+                        let d1_0 = (denoised.clone() - d1.clone()) / r0;
+                        let d1_1 = (d1.clone() - d2.clone()) / r1;
+                        let first = d1_0.clone() + (d1_0.clone() - d1_1.clone()) * (r0 / (r0 + r1));
+                        let second = (d1_0 - d1_1) / (r0 + r1);
+                        let phi2 = (-h_eta).exp_m1() / h_eta + 1.0;
+                        let phi3 = phi2 / h_eta - 0.5;
+                        y_next = y_next + first * phi2 - second * (2.0 * phi3);
+                    }
+                    _ => {}
                 }
-                (2, [(d1, h1), ..]) => {
-                    let phi2 = (-h_eta).exp_m1() / h_eta + 1.0;
-                    y_next = y_next + (denoised.clone() - d1.clone()) * (phi2 * h / h1);
+                if self.eta > 0.0 && self.s_noise > 0.0 {
+                    let z = noise.normal_like(&y_next);
+                    y_next = y_next
+                        + z * (next * (-(-2.0 * self.eta * h).exp_m1()).sqrt() * self.s_noise);
                 }
-                (3, [(d1, h1), (d2, h2)]) => {
-                    let (r0, r1) = (h1 / h, h2 / h);
-                    let d1_0 = (denoised.clone() - d1.clone()) / r0;
-                    let d1_1 = (d1.clone() - d2.clone()) / r1;
-                    let first = d1_0.clone() + (d1_0.clone() - d1_1.clone()) * (r0 / (r0 + r1));
-                    let second = (d1_0 - d1_1) / (r0 + r1);
-                    let phi2 = (-h_eta).exp_m1() / h_eta + 1.0;
-                    let phi3 = phi2 / h_eta - 0.5;
-                    y_next = y_next + first * phi2 - second * (2.0 * phi3);
-                }
-                _ => {}
-            }
-            if self.eta > 0.0 && self.s_noise > 0.0 {
-                let z = noise.normal_like(&y_next);
-                y_next =
-                    y_next + z * (next * (-(-2.0 * self.eta * h).exp_m1()).sqrt() * self.s_noise);
-            }
-            y = y_next;
-            history.insert(0, (denoised, h));
-            history.truncate(2);
-            run.step_done(&y, times[i + 1]);
-        }
-        run.finish(y, self.grid.end())
+                history.insert(0, (denoised, h));
+                history.truncate(2);
+                Ok(y_next)
+            },
+        )
     }
 }

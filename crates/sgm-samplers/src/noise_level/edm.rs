@@ -5,7 +5,7 @@ use sgm_core::{NoiseSource, NoiseSourceExt, ScoreModel};
 use sgm_schedules::TimeGrid;
 use sgm_sde::GaussianMarginals;
 
-use super::run::{LevelRun, grid_levels};
+use super::run::{Step, drive, grid_levels};
 use crate::{Observer, Result, SampleOutput, SamplerError};
 
 /// The integrator of [`EdmSampler`].
@@ -180,34 +180,43 @@ impl<G: GaussianMarginals> EdmSampler<G> {
         noise: &mut dyn NoiseSource,
         observer: &mut dyn Observer,
     ) -> Result<SampleOutput> {
-        let times = self.grid.times();
-        let mut run = LevelRun::new(model, &self.marginals, &self.grid, observer);
-        let mut y = run.rescale(x_t, times[0]);
-        for i in 0..self.grid.num_steps() {
-            let (t, t_next) = (times[i], times[i + 1]);
-            let (level, level_next) = (self.levels[i], self.levels[i + 1]);
-            let gamma = self.churn.gamma(level, self.grid.len());
-            let (t_hat, level_hat) = if gamma > 0.0 {
-                let level_hat = level * (1.0 + gamma);
-                let z = noise.normal_like(&y);
-                let extra = (level_hat * level_hat - level * level).sqrt() * self.churn.s_noise;
-                y = y + z * extra;
-                (run.time_at(level_hat, t, t)?, level_hat)
-            } else {
-                (t, level)
-            };
-            let d = run.noise(&y, t_hat, level_hat)?;
-            let dt = level_next - level_hat;
-            let euler = y.clone() + d.clone() * dt;
-            y = match self.method {
-                EdmMethod::Euler => euler,
-                EdmMethod::Heun => {
-                    let d_next = run.noise(&euler, t_next, level_next)?;
-                    y + (d + d_next) * (0.5 * dt)
-                }
-            };
-            run.step_done(&y, t_next);
-        }
-        run.finish(y, self.grid.end())
+        let (grid, levels) = (&self.grid, &self.levels);
+        drive(
+            model,
+            &self.marginals,
+            grid,
+            levels,
+            x_t,
+            observer,
+            |run, at, mut y| {
+                let Step {
+                    t,
+                    t_next,
+                    level,
+                    level_next,
+                    ..
+                } = at;
+                let gamma = self.churn.gamma(level, self.grid.len());
+                let (t_hat, level_hat) = if gamma > 0.0 {
+                    let level_hat = level * (1.0 + gamma);
+                    let z = noise.normal_like(&y);
+                    let extra = (level_hat * level_hat - level * level).sqrt() * self.churn.s_noise;
+                    y = y + z * extra;
+                    (run.time_at(level_hat, t, t)?, level_hat)
+                } else {
+                    (t, level)
+                };
+                let d = run.noise(&y, t_hat, level_hat)?;
+                let dt = level_next - level_hat;
+                let euler = y.clone() + d.clone() * dt;
+                Ok(match self.method {
+                    EdmMethod::Euler => euler,
+                    EdmMethod::Heun => {
+                        let d_next = run.noise(&euler, t_next, level_next)?;
+                        y + (d + d_next) * (0.5 * dt)
+                    }
+                })
+            },
+        )
     }
 }

@@ -5,7 +5,7 @@ use sgm_core::{NoiseSource, NoiseSourceExt, ScoreModel};
 use sgm_schedules::TimeGrid;
 use sgm_sde::GaussianMarginals;
 
-use super::run::{LevelRun, grid_levels};
+use super::run::{drive, grid_levels};
 use crate::{Observer, Result, SampleOutput};
 
 /// Euler ancestral sampling in the noise-level form y = x / m, sigma-bar = std / m (Karras et al.
@@ -77,23 +77,28 @@ impl<G: GaussianMarginals> EulerAncestral<G> {
         noise: &mut dyn NoiseSource,
         observer: &mut dyn Observer,
     ) -> Result<SampleOutput> {
-        let times = self.grid.times();
-        let mut run = LevelRun::new(model, &self.marginals, &self.grid, observer);
-        let mut y = run.rescale(x_t, times[0]);
-        for i in 0..self.grid.num_steps() {
-            let (level, next) = (self.levels[i], self.levels[i + 1]);
-            let up = (self.eta
-                * (next * next * (level * level - next * next) / (level * level)).sqrt())
-            .min(next);
-            let down = (next * next - up * up).sqrt();
-            let d = run.noise(&y, times[i], level)?;
-            y = y + d * (down - level);
-            if up > 0.0 && self.s_noise > 0.0 {
-                let z = noise.normal_like(&y);
-                y = y + z * (up * self.s_noise);
-            }
-            run.step_done(&y, times[i + 1]);
-        }
-        run.finish(y, self.grid.end())
+        let (grid, levels) = (&self.grid, &self.levels);
+        drive(
+            model,
+            &self.marginals,
+            grid,
+            levels,
+            x_t,
+            observer,
+            |run, at, mut y| {
+                let (level, next) = (at.level, at.level_next);
+                let up = (self.eta
+                    * (next * next * (level * level - next * next) / (level * level)).sqrt())
+                .min(next);
+                let down = (next * next - up * up).sqrt();
+                let d = run.noise(&y, at.t, level)?;
+                y = y + d * (down - level);
+                if up > 0.0 && self.s_noise > 0.0 {
+                    let z = noise.normal_like(&y);
+                    y = y + z * (up * self.s_noise);
+                }
+                Ok(y)
+            },
+        )
     }
 }

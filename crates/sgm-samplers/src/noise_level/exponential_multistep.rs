@@ -6,7 +6,7 @@ use sgm_core::{NoiseSource, ScoreModel};
 use sgm_schedules::TimeGrid;
 use sgm_sde::GaussianMarginals;
 
-use super::run::{LevelRun, check_order, grid_levels};
+use super::run::{check_order, drive, grid_levels};
 use crate::{Observer, Result, SampleOutput};
 
 /// The highest order [`ExponentialMultistep`] takes.
@@ -83,25 +83,30 @@ impl<G: GaussianMarginals> ExponentialMultistep<G> {
         _noise: &mut dyn NoiseSource,
         observer: &mut dyn Observer,
     ) -> Result<SampleOutput> {
-        let times = self.grid.times();
         let lambda: Vec<f64> = self.levels.iter().map(|l| -l.ln()).collect();
-        let mut run = LevelRun::new(model, &self.marginals, &self.grid, observer);
-        let mut y = run.rescale(x_t, times[0]);
         let mut history: Vec<Tensor<2>> = Vec::with_capacity(self.order);
-        for i in 0..self.grid.num_steps() {
-            history.insert(0, run.denoise(&y, times[i])?);
-            history.truncate(self.order);
-            let nodes: Vec<f64> = (0..history.len())
-                .map(|j| lambda[i - j] - lambda[i + 1])
-                .collect();
-            let h = lambda[i + 1] - lambda[i];
-            y = history
-                .iter()
-                .zip(exponential_weights(&nodes, h))
-                .fold(y * (-h).exp(), |acc, (d, c)| acc + d.clone() * c);
-            run.step_done(&y, times[i + 1]);
-        }
-        run.finish(y, self.grid.end())
+        let (grid, levels) = (&self.grid, &self.levels);
+        drive(
+            model,
+            &self.marginals,
+            grid,
+            levels,
+            x_t,
+            observer,
+            |run, at, y| {
+                let i = at.i;
+                history.insert(0, run.denoise(&y, at.t)?);
+                history.truncate(self.order);
+                let nodes: Vec<f64> = (0..history.len())
+                    .map(|j| lambda[i - j] - lambda[i + 1])
+                    .collect();
+                let h = lambda[i + 1] - lambda[i];
+                Ok(history
+                    .iter()
+                    .zip(exponential_weights(&nodes, h))
+                    .fold(y * (-h).exp(), |acc, (d, c)| acc + d.clone() * c))
+            },
+        )
     }
 }
 

@@ -53,6 +53,49 @@ pub(crate) fn check_order(name: &'static str, order: usize, max: usize) -> Resul
     }
 }
 
+/// Step i of a grid: from time t (noise level `level`) to t_next (`level_next`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Step {
+    pub(crate) i: usize,
+    pub(crate) t: f64,
+    pub(crate) t_next: f64,
+    pub(crate) level: f64,
+    pub(crate) level_next: f64,
+}
+
+/// The frame every noise-level sampler shares: y = x_t / m at the grid's start, `step` for each
+/// step of `grid` (`levels` its noise levels, from [`grid_levels`]), the end-of-step routine
+/// after each, then the final denoising.
+pub(crate) fn drive<'a, M, G>(
+    model: &'a M,
+    marginals: &'a G,
+    grid: &TimeGrid,
+    levels: &[f64],
+    x_t: Tensor<2>,
+    observer: &'a mut dyn Observer,
+    mut step: impl FnMut(&mut LevelRun<'a, M, G>, Step, Tensor<2>) -> Result<Tensor<2>>,
+) -> Result<SampleOutput>
+where
+    M: ScoreModel + ?Sized,
+    G: GaussianMarginals + ?Sized,
+{
+    let times = grid.times();
+    let mut run = LevelRun::new(model, marginals, grid, observer);
+    let mut y = run.rescale(x_t, times[0]);
+    for i in 0..grid.num_steps() {
+        let at = Step {
+            i,
+            t: times[i],
+            t_next: times[i + 1],
+            level: levels[i],
+            level_next: levels[i + 1],
+        };
+        y = step(&mut run, at, y)?;
+        run.step_done(&y, at.t_next);
+    }
+    run.finish(y, grid.end())
+}
+
 /// One run of a noise-level sampler: the model and marginals, the evaluations so far and the
 /// end-of-step routine.
 pub(crate) struct LevelRun<'a, M: ?Sized, G: ?Sized> {
@@ -64,7 +107,7 @@ pub(crate) struct LevelRun<'a, M: ?Sized, G: ?Sized> {
 
 impl<'a, M: ScoreModel + ?Sized, G: GaussianMarginals + ?Sized> LevelRun<'a, M, G> {
     /// A run over `grid` (its steps, then the final denoising).
-    pub(crate) fn new(
+    fn new(
         model: &'a M,
         marginals: &'a G,
         grid: &TimeGrid,
@@ -79,7 +122,7 @@ impl<'a, M: ScoreModel + ?Sized, G: GaussianMarginals + ?Sized> LevelRun<'a, M, 
     }
 
     /// y = x / m(t).
-    pub(crate) fn rescale(&self, x: Tensor<2>, t: f64) -> Tensor<2> {
+    fn rescale(&self, x: Tensor<2>, t: f64) -> Tensor<2> {
         let log_m = self.marginals.log_mean_coeff_at(t);
         if log_m == 0.0 { x } else { x * (-log_m).exp() }
     }
@@ -125,13 +168,13 @@ impl<'a, M: ScoreModel + ?Sized, G: GaussianMarginals + ?Sized> LevelRun<'a, M, 
     }
 
     /// Ends a step at time `t` with state `y`.
-    pub(crate) fn step_done(&mut self, y: &Tensor<2>, t: f64) {
+    fn step_done(&mut self, y: &Tensor<2>, t: f64) {
         let x = self.unscale(y, t);
         self.end.end(&x, t, self.nfe);
     }
 
     /// The final denoising D(y, t_end) (the step to sigma = 0) and the run's output.
-    pub(crate) fn finish(mut self, y: Tensor<2>, t_end: f64) -> Result<SampleOutput> {
+    fn finish(mut self, y: Tensor<2>, t_end: f64) -> Result<SampleOutput> {
         let x0 = self.denoise(&y, t_end)?;
         self.end.end(&x0, 0.0, self.nfe);
         let nfe = self.nfe;
