@@ -7,7 +7,7 @@ rtol = atol = 1e-10, then one exact denoising at sigma = 0.002).
 
     pip install torch scipy torchdiffeq torchsde tqdm
     pip install --no-deps k-diffusion==0.1.1.post1
-    python3 benches/reference/w6_kdiffusion.py [--samples 16384] [--seed 0]
+    python3 benches/reference/w6_kdiffusion.py [--samples 16384] [--seed 0] [--write-prior FILE]
 
 Prints one JSON line per (sampler, budget) with the fields of sgm's `workloads w6`. Only
 k_diffusion/sampling.py is loaded (the package's __init__ pulls in training dependencies), with
@@ -104,11 +104,15 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=16384)
     parser.add_argument("--seed", type=int, default=0, help="of the prior draws (the table: 0)")
+    parser.add_argument("--write-prior", help="also write the prior draws here (x,y per line), "
+                        "for `workloads w6 --w6-prior FILE`: both on the same draws")
     args = parser.parse_args()
     torch.set_default_dtype(torch.float64)
     torch.manual_seed(args.seed)
     sampling = load_sampling()
     x_prior = torch.randn(args.samples, 2, dtype=torch.float64) * SIGMA_MAX
+    if args.write_prior:
+        np.savetxt(args.write_prior, x_prior.numpy(), delimiter=",", fmt="%.17e")
     start = time.perf_counter()
     x_ref, ref_nfe = reference(x_prior.numpy(), 1e-10)
     ref_seconds = time.perf_counter() - start

@@ -309,13 +309,22 @@ fn w6_reference<M: ScoreModel>(
 /// (sampler, budget), after one object with the reference's NFE and its check against
 /// rtol = 1e-12 on 1,024 of the draws.
 pub fn w6(device: &Device, scale: Scale) -> Vec<Value> {
+    let samples = ((16_384.0 * scale.0).round() as usize).clamp(256, 16_384);
+    let mut host = HostNoise::new(6);
+    let x_prior = host.normal_like(&Tensor::<2>::zeros([samples, 2], (device, DType::F64))) * 80.0;
+    w6_on(x_prior)
+}
+
+/// w6 on given prior draws `x_prior` (`[n, 2]`, f64, at sigma = 80): the draws of another
+/// implementation (`benches/reference/w6_kdiffusion.py --write-prior`), so that both are
+/// measured on the same draws.
+pub fn w6_on(x_prior: Tensor<2>) -> Vec<Value> {
+    let device = &x_prior.device();
+    let samples = x_prior.dims()[0];
     let karras = VeSde::karras(80.0).expect("valid sigma_max");
     let mix = GaussianMixture::ring8_weighted();
     let perturbed = mix.perturbed(karras);
     let model = &perturbed;
-    let samples = ((16_384.0 * scale.0).round() as usize).clamp(256, 16_384);
-    let mut host = HostNoise::new(6);
-    let x_prior = host.normal_like(&Tensor::<2>::zeros([samples, 2], (device, DType::F64))) * 80.0;
     let ((reference, reference_nfe), reference_seconds) = timed(device, || {
         w6_reference(&karras, model, x_prior.clone(), 1e-10)
     });
