@@ -3,6 +3,7 @@
 //! `examples/tests/` call it with a short configuration), plus the helpers they share: device
 //! selection from the command line and PNG plots (plotters) of particle clouds and images.
 
+pub mod controllable;
 pub mod custom_sampler;
 pub mod digits_likelihood;
 pub mod energy_model;

@@ -13,10 +13,22 @@ use crate::{CoreError, Result, ScoreModel};
 /// ([`one_hot`]) or any feature vector. `None` asks for the unconditional score
 /// grad_x log p_t(x) (a network trained with label dropout answers both).
 /// [`Conditioned`] fixes y and gives an ordinary [`ScoreModel`] that every sampler takes.
+///
+/// The null condition: label dropout (`sgm_losses::ConditionalDsm`) marks a dropped label by
+/// a zero row of y, so a network trained that way answers a zero row with the unconditional
+/// score; `sgm_nn::ScoreMlp` takes `None` as zero rows (its label embedding is linear without
+/// bias), which is what classifier-free guidance needs.
 pub trait ConditionalScoreModel {
     /// Evaluates s(x, t, y), or s(x, t) for `y = None`. `x`: `[batch, dim]`, `t`: `[batch]`,
     /// `y`: `[batch, c]`; returns `[batch, dim]`.
     fn conditional_score(&self, x: Tensor<2>, t: Tensor<1>, y: Option<Tensor<2>>) -> Tensor<2>;
+
+    /// The width c of the condition rows the model takes, when it knows it: [`Conditioned`] and
+    /// the guidance constructors then reject a condition of another width with a typed error
+    /// instead of a panic inside the model. `None` (the default): not checked.
+    fn condition_dim(&self) -> Option<usize> {
+        None
+    }
 }
 
 macro_rules! forward_conditional {
@@ -24,6 +36,10 @@ macro_rules! forward_conditional {
         impl<T: ConditionalScoreModel + ?Sized> ConditionalScoreModel for $ptr {
             fn conditional_score(&self, x: Tensor<2>, t: Tensor<1>, y: Option<Tensor<2>>) -> Tensor<2> {
                 (**self).conditional_score(x, t, y)
+            }
+
+            fn condition_dim(&self) -> Option<usize> {
+                (**self).condition_dim()
             }
         }
     )*};
@@ -82,13 +98,14 @@ fn rows_for(y: &Tensor<2>, batch: usize) -> Tensor<2> {
 }
 
 /// A condition must have at least one row and one column (one row, or one per sample: the
-/// batch is known only at the call).
-fn check_condition(y: &Tensor<2>) -> Result<()> {
-    if y.dims()[0] == 0 || y.dims()[1] == 0 {
+/// batch is known only at the call), and `width` columns when the model knows its width.
+fn check_condition(y: &Tensor<2>, width: Option<usize>) -> Result<()> {
+    let [rows, cols] = y.dims();
+    if rows == 0 || cols == 0 || width.is_some_and(|c| c != cols) {
         return Err(CoreError::ShapeMismatch {
-            what: "condition y ([rows, c], rows = 1 or the batch)",
-            expected: vec![1, y.dims()[1].max(1)],
-            found: y.dims().to_vec(),
+            what: "condition y ([rows, c], rows = 1 or the batch, c = the model's condition width)",
+            expected: vec![rows.max(1), width.unwrap_or(cols.max(1))],
+            found: vec![rows, cols],
         });
     }
     Ok(())
@@ -125,9 +142,10 @@ impl<M: ConditionalScoreModel> Conditioned<M> {
     /// `model` with the condition `y` (`[1, c]` or `[batch, c]`).
     ///
     /// # Errors
-    /// [`CoreError::ShapeMismatch`] for an empty condition.
+    /// [`CoreError::ShapeMismatch`] for an empty condition, or one whose width is not the
+    /// model's [`ConditionalScoreModel::condition_dim`].
     pub fn new(model: M, y: Tensor<2>) -> Result<Self> {
-        check_condition(&y)?;
+        check_condition(&y, model.condition_dim())?;
         Ok(Self { model, y })
     }
 }
@@ -188,7 +206,7 @@ impl<M: ConditionalScoreModel> ClassifierFreeGuidance<M> {
     ///
     /// # Errors
     /// [`CoreError::InvalidParameter`] unless the weight is finite and >= 0;
-    /// [`CoreError::ShapeMismatch`] for an empty condition.
+    /// [`CoreError::ShapeMismatch`] for an empty condition or one of the wrong width.
     pub fn new(model: M, y: Tensor<2>, weight: f64) -> Result<Self> {
         crate::validate::non_negative("guidance weight", weight)?;
         Ok(Self {
@@ -254,7 +272,7 @@ impl<M: ScoreModel, C: NoisyClassifier> ClassifierGuidance<M, C> {
     /// [`CoreError::ShapeMismatch`] for an empty condition.
     pub fn new(model: M, classifier: C, y: Tensor<2>, weight: f64) -> Result<Self> {
         crate::validate::non_negative("guidance weight", weight)?;
-        check_condition(&y)?;
+        check_condition(&y, None)?;
         Ok(Self {
             model,
             classifier,

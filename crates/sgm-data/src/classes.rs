@@ -73,6 +73,11 @@ impl<K: GaussianMarginals> ConditionalScoreModel for MixtureClasses<K> {
             }
         }
     }
+
+    /// One column per component.
+    fn condition_dim(&self) -> Option<usize> {
+        Some(self.mixture.means().len())
+    }
 }
 
 impl<K: GaussianMarginals> NoisyClassifier for MixtureClasses<K> {

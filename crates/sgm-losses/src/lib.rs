@@ -14,6 +14,7 @@
 //! | [`DenoisingScoreMatching`] | 1/2 \|s(x + sigma z) + z / sigma\|^2 | Vincent 2011 |
 //! | [`NcsnLoss`] | 1/2 \|sigma_i s(x + sigma_i z, t_i) + z\|^2, level i random (lambda = sigma^2) | Song & Ermon 2019 |
 //! | [`ContinuousDsm`] | lambda(t) 1/2 \|s(x_t, t) + z / std(t)\|^2, t random | Song et al. 2021; Song, Durkan et al. 2021 |
+//! | [`ConditionalDsm`] | as `ContinuousDsm` for s(x_t, t, y), y dropped to the null condition with probability p | Ho & Salimans 2022 |
 //! | [`DdpmEpsilonLoss`] | \|eps + std_i s(x_i, t_i)\|^2 = \|eps - eps-hat\|^2 | Ho et al. 2020 |
 //!
 //! The Hyvarinen objectives (ESM, ISM, SSM) can be applied to the data itself or to its
@@ -21,6 +22,7 @@
 //! network without a known conditional score. [`fisher_divergence`] measures a model against an
 //! exact score.
 
+mod conditional;
 mod conditioning;
 mod continuous;
 mod ddpm;
@@ -31,6 +33,7 @@ mod fisher;
 mod ism;
 mod ssm;
 
+pub use conditional::ConditionalDsm;
 pub use conditioning::NoiseConditioning;
 pub use continuous::{ContinuousDsm, Weighting};
 pub use ddpm::DdpmEpsilonLoss;

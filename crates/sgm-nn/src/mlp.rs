@@ -4,9 +4,9 @@ use burn::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
-use sgm_core::ScoreModel;
+use sgm_core::{ConditionalScoreModel, ScoreModel};
 
-use crate::{NnError, Result, ScoreNetwork};
+use crate::{ConditionalScoreNetwork, NnError, Result, ScoreNetwork};
 
 /// The hidden-layer nonlinearity of [`ScoreMlp`].
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -82,6 +82,11 @@ pub struct ScoreMlpConfig {
     /// score; K for the level logits of [`BinnedDenoiser`](crate::BinnedDenoiser)).
     #[config(default = 1)]
     pub outputs_per_dim: usize,
+    /// Width c of the condition rows y (one-hot classes or features; 0: an unconditional
+    /// network). Each hidden layer adds the label embedding y E_l (E_l a `[c, hidden]` linear
+    /// map without bias) to its pre-activation.
+    #[config(default = 0)]
+    pub condition_dim: usize,
     /// Hidden-layer nonlinearity.
     #[config(default = "Activation::Silu")]
     pub activation: Activation,
@@ -131,9 +136,21 @@ impl ScoreMlpConfig {
                 LinearConfig::new(d_in, self.hidden).init(device)
             })
             .collect();
+        let embeddings = if self.condition_dim == 0 {
+            Vec::new()
+        } else {
+            (0..self.depth)
+                .map(|_| {
+                    LinearConfig::new(self.condition_dim, self.hidden)
+                        .with_bias(false)
+                        .init(device)
+                })
+                .collect()
+        };
         Ok(ScoreMlp {
             frequencies: Param::from_tensor(frequencies).set_require_grad(false),
             hidden,
+            embeddings,
             output: LinearConfig::new(self.hidden, self.dim * self.outputs_per_dim).init(device),
             activation: self.activation,
             dim: self.dim,
@@ -145,8 +162,14 @@ impl ScoreMlpConfig {
 ///
 /// ```text
 /// phi(t) = [sin(2 pi f t), cos(2 pi f t)],  f ~ N(0, scale^2) fixed (Tancik et al. 2020),
-/// h_0 = [x, phi(t)],  h_l = a(h_{l-1} W_l + b_l),  l = 1..depth,  out = h_depth W + b.
+/// h_0 = [x, phi(t)],  h_l = a(h_{l-1} W_l + b_l + y E_l),  l = 1..depth,  out = h_depth W + b.
 /// ```
+///
+/// The term y E_l is there only for a conditional network (`condition_dim` > 0): the label
+/// embedding of a class-conditional model, added at every layer as diffusion U-Nets add theirs
+/// to the time embedding (Dhariwal & Nichol 2021). As a [`ConditionalScoreModel`] the network
+/// evaluates s(x, t, y); `y = None` is the null condition y = 0 (no embedding), the label that
+/// `sgm_losses::ConditionalDsm`'s label dropout trains for classifier-free guidance.
 ///
 /// The Fourier frequencies are a parameter excluded from training (saved with the weights).
 /// [`ScoreNetwork::forward_jvp`] is exact: the tangent of h_0 is [v, 0], and each layer maps it
@@ -156,6 +179,8 @@ impl ScoreMlpConfig {
 pub struct ScoreMlp {
     frequencies: Param<Tensor<1>>,
     hidden: Vec<Linear>,
+    /// The label embeddings E_l, one per hidden layer (empty for an unconditional network).
+    embeddings: Vec<Linear>,
     output: Linear,
     #[module(skip)]
     activation: Activation,
@@ -200,26 +225,81 @@ impl ScoreMlp {
     }
 }
 
-impl ScoreNetwork for ScoreMlp {
-    fn forward(&self, x: Tensor<2>, t: Tensor<1>) -> Tensor<2> {
+impl ScoreMlp {
+    /// The width c of the condition rows (0 for an unconditional network).
+    pub fn condition_dim(&self) -> usize {
+        self.embeddings.first().map_or(0, |e| e.weight.dims()[0])
+    }
+
+    /// Layer `i`'s pre-activation h W_i + b_i (+ y E_i for a condition).
+    fn pre_activation(&self, i: usize, h: Tensor<2>, y: Option<&Tensor<2>>) -> Tensor<2> {
+        let pre = self.hidden[i].forward(h);
+        match (y, self.embeddings.get(i)) {
+            (Some(y), Some(embedding)) => pre + embedding.forward(y.clone()),
+            _ => pre,
+        }
+    }
+
+    /// The network output for the condition `y` (`None`: the null condition).
+    fn forward_with(&self, x: Tensor<2>, t: Tensor<1>, y: Option<&Tensor<2>>) -> Tensor<2> {
         let mut h = self.features(x, t);
-        for layer in &self.hidden {
-            h = self.activation.apply(layer.forward(h));
+        for i in 0..self.hidden.len() {
+            h = self.activation.apply(self.pre_activation(i, h, y));
         }
         self.output.forward(h)
     }
 
-    fn forward_jvp(&self, x: Tensor<2>, t: Tensor<1>, v: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    /// (output, J_x output v) for the condition `y`.
+    fn forward_jvp_with(
+        &self,
+        x: Tensor<2>,
+        t: Tensor<1>,
+        v: Tensor<2>,
+        y: Option<&Tensor<2>>,
+    ) -> (Tensor<2>, Tensor<2>) {
         let mut h = self.features(x, t);
-        // The time features do not depend on x: the input tangent is [v, 0], so only the first
-        // `dim` rows of the first weight matrix (stored [d_in, d_out]) act on it.
+        // The time features and the label embeddings do not depend on x: the input tangent is
+        // [v, 0], so only the first `dim` rows of the first weight matrix (stored
+        // [d_in, d_out]) act on it.
         let mut th = v;
-        for (i, layer) in self.hidden.iter().enumerate() {
-            let w = layer.weight.val();
+        for i in 0..self.hidden.len() {
+            let w = self.hidden[i].weight.val();
             let w = if i == 0 { w.narrow(0, 0, self.dim) } else { w };
-            (h, th) = self.activation.apply_jvp(layer.forward(h), th.matmul(w));
+            (h, th) = self
+                .activation
+                .apply_jvp(self.pre_activation(i, h, y), th.matmul(w));
         }
         (self.output.forward(h), th.matmul(self.output.weight.val()))
+    }
+}
+
+impl ScoreNetwork for ScoreMlp {
+    fn forward(&self, x: Tensor<2>, t: Tensor<1>) -> Tensor<2> {
+        self.forward_with(x, t, None)
+    }
+
+    fn forward_jvp(&self, x: Tensor<2>, t: Tensor<1>, v: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        self.forward_jvp_with(x, t, v, None)
+    }
+}
+
+impl ConditionalScoreNetwork for ScoreMlp {
+    fn forward_conditional(&self, x: Tensor<2>, t: Tensor<1>, y: Option<Tensor<2>>) -> Tensor<2> {
+        self.forward_with(x, t, y.as_ref())
+    }
+
+    fn forward_conditional_jvp(
+        &self,
+        x: Tensor<2>,
+        t: Tensor<1>,
+        v: Tensor<2>,
+        y: Option<Tensor<2>>,
+    ) -> (Tensor<2>, Tensor<2>) {
+        self.forward_jvp_with(x, t, v, y.as_ref())
+    }
+
+    fn condition_width(&self) -> usize {
+        self.condition_dim()
     }
 }
 
@@ -230,5 +310,16 @@ impl ScoreModel for ScoreMlp {
 
     fn score_jvp(&self, x: Tensor<2>, t: Tensor<1>, v: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         self.forward_jvp(x, t, v)
+    }
+}
+
+/// The raw output as the conditional score (as [`ScoreModel`] reads it as the score).
+impl ConditionalScoreModel for ScoreMlp {
+    fn conditional_score(&self, x: Tensor<2>, t: Tensor<1>, y: Option<Tensor<2>>) -> Tensor<2> {
+        self.forward_conditional(x, t, y)
+    }
+
+    fn condition_dim(&self) -> Option<usize> {
+        Some(ScoreMlp::condition_dim(self))
     }
 }

@@ -26,3 +26,44 @@ impl<N: ScoreNetwork + ?Sized> ScoreNetwork for &N {
         (**self).forward_jvp(x, t, v)
     }
 }
+
+/// A network h(x, t, y) conditioned on rows y (`[batch, c]`: one-hot classes or features),
+/// with an exact JVP in x. `y = None` is the null condition (for classifier-free guidance).
+/// [`Parameterized`](crate::Parameterized) turns it into a
+/// [`ConditionalScoreModel`](sgm_core::ConditionalScoreModel).
+pub trait ConditionalScoreNetwork {
+    /// h(x, t, y).
+    fn forward_conditional(&self, x: Tensor<2>, t: Tensor<1>, y: Option<Tensor<2>>) -> Tensor<2>;
+
+    /// (h(x, t, y), J_x h(x, t, y) v).
+    fn forward_conditional_jvp(
+        &self,
+        x: Tensor<2>,
+        t: Tensor<1>,
+        v: Tensor<2>,
+        y: Option<Tensor<2>>,
+    ) -> (Tensor<2>, Tensor<2>);
+
+    /// The width c of the condition rows.
+    fn condition_width(&self) -> usize;
+}
+
+impl<N: ConditionalScoreNetwork + ?Sized> ConditionalScoreNetwork for &N {
+    fn forward_conditional(&self, x: Tensor<2>, t: Tensor<1>, y: Option<Tensor<2>>) -> Tensor<2> {
+        (**self).forward_conditional(x, t, y)
+    }
+
+    fn forward_conditional_jvp(
+        &self,
+        x: Tensor<2>,
+        t: Tensor<1>,
+        v: Tensor<2>,
+        y: Option<Tensor<2>>,
+    ) -> (Tensor<2>, Tensor<2>) {
+        (**self).forward_conditional_jvp(x, t, v, y)
+    }
+
+    fn condition_width(&self) -> usize {
+        (**self).condition_width()
+    }
+}

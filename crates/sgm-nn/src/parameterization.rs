@@ -1,9 +1,9 @@
 use burn::prelude::*;
-use sgm_core::ScoreModel;
 use sgm_core::tensor::column;
+use sgm_core::{ConditionalScoreModel, ScoreModel};
 use sgm_sde::{GaussianMarginals, LinearSde};
 
-use crate::{NnError, Result, ScoreNetwork};
+use crate::{ConditionalScoreNetwork, NnError, Result, ScoreNetwork};
 
 /// How a network output h(x, t) becomes a score s(x, t). With m(t), std(t) the transition
 /// kernel of the diffusion, f(x, t) = a(t) x its drift and g(t) its diffusion:
@@ -15,11 +15,16 @@ use crate::{NnError, Result, ScoreNetwork};
 /// | `StdNormalized` (Song et al. 2021) | h / std | J h v / std |
 /// | `DriftCancelling` | h / std + 2 f / g^2 | J h v / std + 2 a v / g^2 |
 /// | `DataPrediction` (h = x0-hat, Tweedie) | (m h - x) / std^2 | (m J h v - v) / std^2 |
+/// | `VPrediction` (h = v-hat = m eps - std x0) | -(std x + m h) / (std (m^2 + std^2)) | -(std v + m J h v) / (std (m^2 + std^2)) |
 ///
 /// With `DriftCancelling`, h = 0 gives f - g^2 s = -f: the reverse-time SDE then runs the
 /// forward dynamics, so an untrained network starts from a process that keeps the prior
 /// instead of one that diverges. `DataPrediction` is Tweedie's formula
-/// E[x0 | x_t] = (x_t + std^2 s) / m solved for s.
+/// E[x0 | x_t] = (x_t + std^2 s) / m solved for s. `VPrediction` is the v of Salimans & Ho
+/// (2022), v = m eps - std x0 for x_t = m x0 + std eps, which with (x_t, v) a rotation of
+/// (x0, eps) gives eps = (std x_t + m v) / (m^2 + std^2) and s = -eps / std on any SDE (on VP,
+/// m^2 + std^2 = 1). [`Parameterized::network_target`] inverts each row of the table: the
+/// output a network must give for a score, i.e. its regression target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Parameterization {
     /// s = h.
@@ -33,6 +38,8 @@ pub enum Parameterization {
     DriftCancelling,
     /// s = (m(t) h - x) / std(t)^2.
     DataPrediction,
+    /// s = -(std(t) x + m(t) h) / (std(t) (m(t)^2 + std(t)^2)).
+    VPrediction,
 }
 
 /// 2 a(t) / g(t)^2 of a linear SDE: the drift-cancelling term, kept as a function pointer
@@ -46,7 +53,7 @@ fn drift_cancel_coeff<S: LinearSde>(sde: &S, t: Tensor<1>) -> Tensor<1> {
 ///
 /// ```
 /// use burn::prelude::*;
-/// use sgm_core::ScoreModel;
+/// use sgm_core::{ConditionalScoreModel, ScoreModel};
 /// use sgm_nn::{Parameterization, Parameterized, ScoreMlpConfig};
 /// use sgm_sde::VpSde;
 ///
@@ -74,7 +81,7 @@ impl<N, K> std::fmt::Debug for Parameterized<N, K> {
     }
 }
 
-impl<N: ScoreNetwork, K: GaussianMarginals> Parameterized<N, K> {
+impl<N, K: GaussianMarginals> Parameterized<N, K> {
     /// `net` read through `kind` with the transition kernels `marginals` (an SDE or a DDPM
     /// chain).
     ///
@@ -109,6 +116,11 @@ impl<N: ScoreNetwork, K: GaussianMarginals> Parameterized<N, K> {
     /// The parameterisation.
     pub fn kind(&self) -> Parameterization {
         self.kind
+    }
+
+    /// The transition kernels.
+    pub fn marginals(&self) -> &K {
+        &self.marginals
     }
 
     /// The network.
@@ -152,7 +164,63 @@ impl<N: ScoreNetwork, K: GaussianMarginals> Parameterized<N, K> {
                 let score = (h * m.clone() - x) * inv_var.clone();
                 (score, jh.map(|(v, j)| (j * m - v) * inv_var))
             }
+            Parameterization::VPrediction => {
+                let (m, std) = self.kernel(t);
+                let scale = ((m.clone().square() + std.clone().square()) * std.clone())
+                    .recip()
+                    .neg();
+                let score = (x * std.clone() + h * m.clone()) * scale.clone();
+                (score, jh.map(|(v, j)| (v * std + j * m) * scale))
+            }
         }
+    }
+
+    /// (m(t), std(t)) as `[batch, 1]` columns.
+    fn kernel(&self, t: Tensor<1>) -> (Tensor<2>, Tensor<2>) {
+        (
+            column(self.marginals.mean_coeff(t.clone())),
+            column(self.marginals.std(t)),
+        )
+    }
+
+    /// The output h the network must give at (x, t) for the score `score` to come out: each
+    /// row of the table on [`Parameterization`] solved for h (eps = -std s for noise
+    /// prediction, x0 = (x + std^2 s) / m for data prediction, v = m eps - std x0), the
+    /// regression target of the parameterisation. It is linear in (x, s) jointly, so the JVP
+    /// of a network that outputs it is `network_target(v, t, J s v)`.
+    pub fn network_target(&self, x: Tensor<2>, t: Tensor<1>, score: Tensor<2>) -> Tensor<2> {
+        let (m, std) = self.kernel(t.clone());
+        match self.kind {
+            Parameterization::Raw => score,
+            Parameterization::NoisePrediction => -score * std,
+            Parameterization::StdNormalized => score * std,
+            Parameterization::DriftCancelling => {
+                let coeff = self
+                    .drift_cancel
+                    .expect("Parameterized::new rejects DriftCancelling without an SDE");
+                let cancel = column(coeff(&self.marginals, t));
+                (score - x * cancel) * std
+            }
+            Parameterization::DataPrediction => (x + score * std.square()) / m,
+            Parameterization::VPrediction => {
+                let eps = -score.clone() * std.clone();
+                let x0 = (x + score * std.clone().square()) / m.clone();
+                eps * m - x0 * std
+            }
+        }
+    }
+}
+
+impl<N: ConditionalScoreNetwork, K: GaussianMarginals> ConditionalScoreModel
+    for Parameterized<N, K>
+{
+    fn conditional_score(&self, x: Tensor<2>, t: Tensor<1>, y: Option<Tensor<2>>) -> Tensor<2> {
+        let h = self.net.forward_conditional(x.clone(), t.clone(), y);
+        self.transform(x, t, h, None).0
+    }
+
+    fn condition_dim(&self) -> Option<usize> {
+        Some(self.net.condition_width())
     }
 }
 

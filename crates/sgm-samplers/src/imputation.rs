@@ -16,7 +16,8 @@ use crate::{Result, SamplerError};
 /// -(x_o - m(t) y_o) / std(t)^2, so every sampler of sgm (PC, reverse SDE, probability-flow
 /// ODE, the noise-level samplers) carries them along the exact forward-diffused path
 /// m(t) y_o + std(t) z and a final denoising returns y_o exactly. On the free coordinates one
-/// of two scores:
+/// of two scores (and for the PC sampler a third way, score_sde's inpainter, through
+/// [`StepProjection`](crate::StepProjection)):
 ///
 /// - [`Imputation::joint`]: an unconditional model of the full x, evaluated with the observed
 ///   coordinates replaced by their forward-diffused value x-hat_o(t) = m(t) y_o + std(t) z_o
@@ -158,6 +159,39 @@ impl<G: GaussianMarginals> Imputation<G> {
             column(self.marginals.mean_coeff(t.clone())),
             column(self.marginals.std(t)),
         )
+    }
+}
+
+/// score_sde's PC inpainter (`get_pc_inpainter`): after every step of a
+/// [`PcSampler`](crate::PcSampler) the observed coordinates are replaced by a fresh draw of the
+/// forward-diffused observation, x_o = m(t) y_o + std(t) z, and the returned sample carries y_o
+/// itself. The free coordinates see the plain unconditional model, so this is the replacement
+/// approximation of [`Imputation::joint`], exact for independent coordinates.
+/// score_sde diffuses the observation to the time before the step and starts from the
+/// undiffused y_o; this diffuses it to the time the state is at (docs/DECISIONS.md).
+impl<G: GaussianMarginals> crate::StepProjection for Imputation<G> {
+    fn project(&self, x: Tensor<2>, t: f64, noise: &mut dyn NoiseSource) -> Tensor<2> {
+        let (m, std) = self.kernel(sgm_core::tensor::time_like(t, &x));
+        let z = noise.normal_like(&x);
+        let diffused = self.values.clone() * m + z * std;
+        self.merge(x, diffused)
+    }
+
+    fn finish(&self, x: Tensor<2>) -> Tensor<2> {
+        self.merge(x, self.values.clone())
+    }
+
+    /// The state must be `[batch, dim]` as given at construction.
+    fn check_state(&self, x: &Tensor<2>) -> sgm_core::Result<()> {
+        sgm_core::tensor::check_same_shape("imputation state", &self.values, x)
+    }
+}
+
+impl<G> Imputation<G> {
+    /// `x` on the free coordinates, `observed` on the observed ones.
+    fn merge(&self, x: Tensor<2>, observed: Tensor<2>) -> Tensor<2> {
+        let free_mask = self.observed_mask.clone().neg() + 1.0;
+        x * free_mask + observed * self.observed_mask.clone()
     }
 }
 

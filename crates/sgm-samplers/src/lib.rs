@@ -32,7 +32,9 @@
 //! grids: [`TimeGrid`](sgm_schedules::TimeGrid) in t, [`sgm_sde::karras_grid`] (uniform in
 //! sigma-bar^(1/rho)), [`sgm_sde::log_snr_grid`].
 //!
-//! [`Imputation`] pins observed coordinates for any of them (inpainting).
+//! [`Imputation`] pins observed coordinates for any of them (inpainting) through the score,
+//! and for the PC sampler also as score_sde's inpainter, a [`StepProjection`] after every step
+//! ([`PcSampler::sample_projected`]).
 //!
 //! Langevin steps come in two spellings in the literature; each type names the one it uses:
 //! x + (eps/2) s + sqrt(eps) z (NCSN: [`LangevinDynamics`], [`AnnealedLangevin`]) and
@@ -49,6 +51,7 @@ mod ode;
 mod output;
 mod pc;
 mod predictor;
+mod projection;
 
 pub use corrector::{AnnealedLangevinCorrector, Corrector, LangevinCorrector, NoneCorrector};
 pub use ddpm::{DdimSampler, DdpmSampler, DdpmVariance};
@@ -68,3 +71,4 @@ pub use pc::{FinalStep, PcSampler};
 pub use predictor::{
     AncestralSampling, EulerMaruyama, NonePredictor, Predictor, PredictorStep, ReverseDiffusion,
 };
+pub use projection::StepProjection;

@@ -7,7 +7,7 @@ use sgm_schedules::TimeGrid;
 use sgm_sde::GaussianMarginals;
 
 use crate::output::StepEnd;
-use crate::{Corrector, Observer, Predictor, Result, SampleOutput, SamplerError};
+use crate::{Corrector, Observer, Predictor, Result, SampleOutput, SamplerError, StepProjection};
 
 /// What a [`PcSampler`] returns after its last step.
 #[derive(Clone)]
@@ -126,15 +126,53 @@ impl<P: Predictor, C: Corrector> PcSampler<P, C> {
         noise: &mut dyn NoiseSource,
         observer: &mut dyn Observer,
     ) -> Result<SampleOutput> {
+        self.run(model, x_t, None, noise, observer)
+    }
+
+    /// [`PcSampler::sample`] with `projection` applied to the start (at T) and to the state
+    /// after every step (at its new time), and [`StepProjection::finish`] to the result: score_sde's
+    /// PC inpainter with an [`Imputation`](crate::Imputation) as the projection, whose observed
+    /// coordinates then follow m(t) y_o + std(t) z (fresh z each step) and end at y_o.
+    ///
+    /// # Errors
+    /// As [`PcSampler::sample`].
+    pub fn sample_projected<M: ScoreModel + ?Sized>(
+        &self,
+        model: &M,
+        x_t: Tensor<2>,
+        projection: &dyn StepProjection,
+        noise: &mut dyn NoiseSource,
+        observer: &mut dyn Observer,
+    ) -> Result<SampleOutput> {
+        self.run(model, x_t, Some(projection), noise, observer)
+    }
+
+    fn run<M: ScoreModel + ?Sized>(
+        &self,
+        model: &M,
+        x_t: Tensor<2>,
+        projection: Option<&dyn StepProjection>,
+        noise: &mut dyn NoiseSource,
+        observer: &mut dyn Observer,
+    ) -> Result<SampleOutput> {
         let steps = self.grid.num_steps();
         let per_step = self.predictor.evaluations() + self.corrector.evaluations();
         let mut end = StepEnd::new(observer, Some(steps));
-        let mut x = x_t;
+        let mut x = match projection {
+            Some(p) => {
+                p.check_state(&x_t)?;
+                p.project(x_t, self.grid.start(), noise)
+            }
+            None => x_t,
+        };
         let mut mean = x.clone();
         for (step, (t, t_next)) in self.grid.steps().enumerate() {
             x = self.corrector.correct(model, x, t, t - t_next, noise)?;
             let next = self.predictor.step(model, x, t, t_next, noise)?;
             (x, mean) = (next.x, next.mean);
+            if let Some(p) = projection {
+                x = p.project(x, t_next, noise);
+            }
             end.end(&x, t_next, (step + 1) * per_step);
         }
         let mut nfe = steps * per_step;
@@ -151,6 +189,10 @@ impl<P: Predictor, C: Corrector> PcSampler<P, C> {
                 end.check(&denoised, t);
                 denoised
             }
+        };
+        let x = match projection {
+            Some(p) => p.finish(x),
+            None => x,
         };
         end.finish(x, nfe)
     }

@@ -89,17 +89,17 @@ pub mod prelude {
         importance_weighted_bits_per_dim,
     };
     pub use sgm_losses::{
-        ContinuousDsm, DdpmEpsilonLoss, DenoisingScoreMatching, ExplicitScoreMatching,
-        ImplicitScoreMatching, LossError, NcsnLoss, NoiseConditioning, SlicedScoreMatching,
-        Weighting, fisher_divergence, fisher_divergence_at, fisher_profile,
+        ConditionalDsm, ContinuousDsm, DdpmEpsilonLoss, DenoisingScoreMatching,
+        ExplicitScoreMatching, ImplicitScoreMatching, LossError, NcsnLoss, NoiseConditioning,
+        SlicedScoreMatching, Weighting, fisher_divergence, fisher_divergence_at, fisher_profile,
     };
     pub use sgm_metrics::{
         FeatureMap, FrechetDistance, GaussianFit, GaussianKernel, IdentityFeatures, MetricError,
         energy_distance, frechet_distance, mmd_squared,
     };
     pub use sgm_nn::{
-        BinnedDenoiser, Ema, NnError, Parameterization, Parameterized, ScoreMlp, ScoreMlpConfig,
-        ScoreNetwork, Trainer, TrainerConfig,
+        BinnedDenoiser, ConditionalScoreNetwork, Ema, NnError, Parameterization, Parameterized,
+        ScoreMlp, ScoreMlpConfig, ScoreNetwork, Trainer, TrainerConfig,
     };
     pub use sgm_samplers::{
         AncestralSampling, AnnealedLangevin, AnnealedLangevinCorrector, Churn, ConstantSteps,
@@ -107,7 +107,8 @@ pub mod prelude {
         EdmSampler, EulerAncestral, EulerMaruyama, ExponentialMultistep, FinalStep, Imputation,
         Imputed, LangevinCorrector, LangevinDynamics, NoObserver, NoneCorrector, NonePredictor,
         Observer, OdeSolution, PcSampler, PiController, Predictor, Progress, ReverseDiffusion,
-        SampleOutput, SamplerError, StepSizeController, Tableau, Trajectory, solve_ode,
+        SampleOutput, SamplerError, StepProjection, StepSizeController, Tableau, Trajectory,
+        solve_ode,
     };
     pub use sgm_schedules::{
         BetaSchedule, DiscreteBetas, GeometricSigma, GeometricSigmas, IdentitySigma, KarrasSigmas,

@@ -305,3 +305,191 @@ fn joint_imputation_is_exact_for_independent_coordinates() {
         "variance {var}"
     );
 }
+
+/// score_sde's PC inpainter (a `StepProjection` after every PC step) with the unconditional
+/// exact score of N((1, -0.5), diag(1.5, 0.09)) given x_2 = 0.3: the coordinates are
+/// independent, so x_1 must be N(1, 1.5) (mean SE sqrt(1.5 / n), variance SE
+/// 1.5 sqrt(2 / (n - 1))); at the middle step the observed coordinate must follow the
+/// forward-diffused observation N(m(t) 0.3, std(t)^2) (same SEs with std(t)^2), and the sample
+/// must return 0.3 exactly. Mutation checked: dropping the projection after each step (only
+/// the start and the end projected) fails the middle-step law.
+#[test]
+fn pc_inpainter_is_exact_for_independent_coordinates() {
+    struct Middle(Option<(f64, Vec<f64>)>);
+    impl Observer for Middle {
+        fn on_step(&mut self, info: &sgm::samplers::StepInfo<'_>) {
+            if info.step == 150 {
+                let v = to_f64(info.x.clone());
+                self.0 = Some((info.t, v.iter().skip(1).step_by(2).copied().collect()));
+            }
+        }
+    }
+    fn mean_var(v: &[f64]) -> (f64, f64) {
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        (
+            mean,
+            v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0),
+        )
+    }
+    fn check(what: &str, v: &[f64], mean: f64, var: f64) {
+        let n = v.len() as f64;
+        let (got_mean, got_var) = mean_var(v);
+        let z_mean = (got_mean - mean) / (var / n).sqrt();
+        let z_var = (got_var - var) / (var * (2.0 / (n - 1.0)).sqrt());
+        assert!(
+            z_mean.abs() < 4.0,
+            "{what}: mean {got_mean} vs {mean} ({z_mean:.1} SE)"
+        );
+        assert!(
+            z_var.abs() < 4.0,
+            "{what}: variance {got_var} vs {var} ({z_var:.1} SE)"
+        );
+    }
+    let vp = VpSde::default();
+    let data = Gaussian::new(vec![1.0, -0.5], vec![1.5, 0.0, 0.0, 0.09]).unwrap();
+    let noise = &mut HostNoise::new(26);
+    let values = from_f64(&[0.0, 0.3], [1, 2], &device(), DType::F64);
+    let imputation = Imputation::new(vp, vec![false, true], values, N, noise).unwrap();
+    let pc = PcSampler::new(
+        ReverseDiffusion::new(vp),
+        LangevinCorrector::new(0.16, 1).unwrap().with_alpha(vp),
+        TimeGrid::uniform(1.0, 1e-3, 300).unwrap(),
+        FinalStep::Mean,
+    )
+    .unwrap();
+    let start = vp.prior_sample([N, 2], &device(), DType::F64, noise);
+    let mut middle = Middle(None);
+    let model = data.perturbed(vp);
+    let out = pc
+        .sample_projected(&model, start, &imputation, noise, &mut middle)
+        .unwrap();
+    let v = to_f64(out.x);
+    assert!(
+        v.iter().skip(1).step_by(2).all(|o| *o == 0.3),
+        "observed coordinate moved"
+    );
+    let free: Vec<f64> = v.iter().step_by(2).copied().collect();
+    check("free coordinate", &free, 1.0, 1.5);
+    let (t, observed) = middle.0.expect("the middle step was observed");
+    let (m, std) = (vp.mean_coeff_at(t), vp.std_at(t));
+    check("observed coordinate mid-way", &observed, m * 0.3, std * std);
+    // A state of another batch size is a typed error, not a panic in a later step.
+    let wrong = vp.prior_sample([N + 1, 2], &device(), DType::F64, noise);
+    assert!(
+        pc.sample_projected(&model, wrong, &imputation, noise, &mut NoObserver)
+            .is_err()
+    );
+}
+
+/// Label dropout replaces each row by the null condition with probability p: of 20,000 rows
+/// with p = 0.2 the zero rows are within 4 SE (sqrt(p (1 - p) / n) = 0.0028) of 0.2, the rest
+/// unchanged. Mutation checked: keeping rows with u < p (dropping 80 %) fails.
+#[test]
+fn label_dropout_drops_its_fraction() {
+    let vp = VpSde::default();
+    let dsm = ContinuousDsm::new(vp, Weighting::StdSquared, 1e-3).unwrap();
+    let conditional = ConditionalDsm::new(dsm, 0.2).unwrap();
+    let n = 20_000;
+    let y = Tensor::<2>::ones([n, 3], (&device(), DType::F64));
+    let dropped = to_f64(conditional.drop_labels(y, &mut HostNoise::new(27)));
+    let rows: Vec<&[f64]> = dropped.chunks(3).collect();
+    assert!(rows.iter().all(|r| r == &[0.0; 3] || r == &[1.0; 3]));
+    let share = rows.iter().filter(|r| r[0] == 0.0).count() as f64 / n as f64;
+    let z = (share - 0.2) / (0.2 * 0.8 / n as f64).sqrt();
+    assert!(z.abs() < 4.0, "dropped share {share} ({z:.1} SE)");
+    assert!(ConditionalDsm::new(dsm, -0.1).is_err());
+}
+
+/// Conditional DSM with label dropout trains one MLP (label embedding at every layer) to both
+/// scores of a two-class mixture (classes N((+-1.5, 0), 0.3^2 I), equal weights): at t = 0.3
+/// under VP, its class-k score on draws of class k and its null-condition score on draws of the
+/// mixture must each be closer to the exact score (MixtureClasses) than a fifth of what a
+/// label-blind answer errs by (the unconditional score for a class, the class score for the
+/// mixture), both measured on the same points. Mutation checked: no dropout (p ignored) fails
+/// the null-condition check; the embedding left out of the layers fails the class check.
+#[test]
+fn conditional_dsm_learns_the_class_and_the_unconditional_score() {
+    let vp = VpSde::default();
+    let mix = GaussianMixture::new(
+        vec![0.5, 0.5],
+        vec![vec![-1.5, 0.0], vec![1.5, 0.0]],
+        vec![0.3, 0.3],
+    )
+    .unwrap();
+    let exact = MixtureClasses::new(mix.clone(), vp);
+    let ad = device().autodiff();
+    let net = ScoreMlpConfig::new(2)
+        .with_hidden(64)
+        .with_depth(2)
+        .with_condition_dim(2)
+        .init(&ad)
+        .unwrap();
+    let dsm = ConditionalDsm::new(
+        ContinuousDsm::new(vp, Weighting::StdSquared, 1e-3).unwrap(),
+        0.2,
+    )
+    .unwrap();
+    let half = 256;
+    let labels: Vec<usize> = (0..2 * half).map(|i| i / half).collect();
+    let y = one_hot(&labels, 2, &ad, DType::F32).unwrap();
+    let centres = from_f64(
+        &labels
+            .iter()
+            .flat_map(|&k| [if k == 0 { -1.5 } else { 1.5 }, 0.0])
+            .collect::<Vec<_>>(),
+        [2 * half, 2],
+        &ad,
+        DType::F32,
+    );
+    let noise = &mut HostNoise::new(28);
+    let mut trainer = Trainer::adam(TrainerConfig::new(1_500).with_learning_rate(2e-3)).unwrap();
+    let (net, _) = trainer
+        .fit(net, |net: &ScoreMlp, _| {
+            let x0 = noise.normal_like(&centres) * 0.3 + centres.clone();
+            let model = Parameterized::with_sde(net, vp, Parameterization::NoisePrediction);
+            dsm.loss(&model, x0, y.clone(), &mut *noise)
+        })
+        .unwrap();
+    let net = net.valid();
+    let model = Parameterized::with_sde(&net, vp, Parameterization::NoisePrediction);
+    let t = 0.3;
+    let (m, std) = (vp.mean_coeff_at(t), vp.std_at(t));
+    let sd = (m * m * 0.09 + std * std).sqrt();
+    let n = 2_000;
+    let tt = Tensor::<1>::full([n], t, &device());
+    let squared = |a: Tensor<2>, b: Tensor<2>| {
+        let (a, b) = (to_f64(a), to_f64(b));
+        a.iter().zip(&b).map(|(p, q)| (p - q).powi(2)).sum::<f64>() / n as f64
+    };
+    for k in 0..2 {
+        let centre = if k == 0 { -1.5 } else { 1.5 };
+        let x = noise.normal_like(&Tensor::<2>::zeros([n, 2], &device())) * sd
+            + from_f64(&[m * centre, 0.0], [1, 2], &device(), DType::F32);
+        let yk = one_hot(&[k], 2, &device(), DType::F32)
+            .unwrap()
+            .repeat_dim(0, n);
+        let learned = model.conditional_score(x.clone(), tt.clone(), Some(yk.clone()));
+        let class = exact.conditional_score(x.clone(), tt.clone(), Some(yk));
+        let blind = exact.conditional_score(x, tt.clone(), None);
+        let (error, blind_error) = (squared(learned, class.clone()), squared(blind, class));
+        eprintln!("class {k}: error {error:.4}, label-blind {blind_error:.4}");
+        assert!(
+            error < 0.2 * blind_error,
+            "class {k}: error {error} vs label-blind {blind_error}"
+        );
+    }
+    let labels: Vec<usize> = (0..n).map(|i| i % 2).collect();
+    let yk = one_hot(&labels, 2, &device(), DType::F32).unwrap();
+    let x = mix.sample(n, &device(), DType::F32, noise) * m
+        + noise.normal_like(&Tensor::<2>::zeros([n, 2], &device())) * std;
+    let learned = model.conditional_score(x.clone(), tt.clone(), None);
+    let marginal = exact.conditional_score(x.clone(), tt.clone(), None);
+    let class = exact.conditional_score(x, tt, Some(yk));
+    let (error, blind_error) = (squared(learned, marginal.clone()), squared(class, marginal));
+    eprintln!("null condition: error {error:.4}, a class's score {blind_error:.4}");
+    assert!(
+        error < 0.2 * blind_error,
+        "null condition: error {error} vs a class's score {blind_error}"
+    );
+}
