@@ -146,7 +146,9 @@ fn lower_half_mse(guess: &[f64], truth: &[f64]) -> Vec<f64> {
     guess
         .chunks(Digits::PIXELS)
         .zip(truth.chunks(Digits::PIXELS))
-        .map(|(g, t)| squared_distance(&g[OBSERVED..], &t[OBSERVED..]) / OBSERVED as f64)
+        .map(|(g, t)| {
+            squared_distance(&g[OBSERVED..], &t[OBSERVED..]) / (Digits::PIXELS - OBSERVED) as f64
+        })
         .collect()
 }
 

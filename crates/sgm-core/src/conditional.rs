@@ -24,7 +24,7 @@ pub trait ConditionalScoreModel {
     fn conditional_score(&self, x: Tensor<2>, t: Tensor<1>, y: Option<Tensor<2>>) -> Tensor<2>;
 
     /// The width c of the condition rows the model takes, when it knows it: [`Conditioned`] and
-    /// the guidance constructors then reject a condition of another width with a typed error
+    /// [`ClassifierFreeGuidance`] then reject a condition of another width with a typed error
     /// instead of a panic inside the model. `None` (the default): not checked.
     fn condition_dim(&self) -> Option<usize> {
         None

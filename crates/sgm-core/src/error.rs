@@ -34,6 +34,16 @@ pub enum CoreError {
         /// The minimum.
         min: usize,
     },
+    /// Two tensors that must share a dtype and device do not.
+    #[error("incompatible {what}: expected {expected}, found {found}")]
+    Incompatible {
+        /// Which argument.
+        what: &'static str,
+        /// What was required.
+        expected: String,
+        /// What was passed.
+        found: String,
+    },
     /// A count (of probes, steps, samples) that must be positive is zero.
     #[error("{name} must be at least 1, got 0")]
     ZeroCount {

@@ -72,7 +72,8 @@ impl<S: LinearSde> ConditionalDsm<S> {
     ///
     /// # Errors
     /// [`LossError::Core`]: `CoreError::ShapeMismatch` unless `y` has one row per sample (and
-    /// the model's condition width), or if the model output does not match `x0`.
+    /// the model's condition width, when the model reports one), or if the model output does
+    /// not match `x0`.
     pub fn loss<M: ConditionalScoreModel + ?Sized>(
         &self,
         model: &M,

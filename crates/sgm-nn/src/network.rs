@@ -28,7 +28,9 @@ impl<N: ScoreNetwork + ?Sized> ScoreNetwork for &N {
 }
 
 /// A network h(x, t, y) conditioned on rows y (`[batch, c]`: one-hot classes or features),
-/// with an exact JVP in x. `y = None` is the null condition (for classifier-free guidance).
+/// with an exact JVP in x. `y = None` is the null condition, and must give what a batch of zero
+/// rows gives: label dropout (`sgm_losses::ConditionalDsm`) trains the null condition as zero
+/// rows, and classifier-free guidance asks for it as `None`.
 /// [`Parameterized`](crate::Parameterized) turns it into a
 /// [`ConditionalScoreModel`](sgm_core::ConditionalScoreModel).
 pub trait ConditionalScoreNetwork {

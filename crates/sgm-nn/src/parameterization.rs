@@ -49,7 +49,8 @@ fn drift_cancel_coeff<S: LinearSde>(sde: &S, t: Tensor<1>) -> Tensor<1> {
     sde.drift_coeff(t) * 2.0 / g2
 }
 
-/// A [`ScoreNetwork`] read as a score model through a [`Parameterization`], with exact JVP.
+/// A [`ScoreNetwork`] read as a score model through a [`Parameterization`], with exact JVP;
+/// a [`ConditionalScoreNetwork`] read the same way is a [`ConditionalScoreModel`].
 ///
 /// ```
 /// use burn::prelude::*;
@@ -63,7 +64,15 @@ fn drift_cancel_coeff<S: LinearSde>(sde: &S, t: Tensor<1>) -> Tensor<1> {
 /// let model = Parameterized::with_sde(&net, &vp, Parameterization::NoisePrediction);
 /// let s = model.score(Tensor::zeros([3, 2], &device), Tensor::full([3], 0.5, &device));
 /// assert_eq!(s.dims(), [3, 2]);
-/// # Ok::<(), sgm_nn::NnError>(())
+///
+/// // A class-conditional network: s(x, t, y) for one-hot rows y, and s(x, t) for None.
+/// let net = ScoreMlpConfig::new(2).with_hidden(16).with_condition_dim(3).init(&device)?;
+/// let model = Parameterized::with_sde(&net, &vp, Parameterization::NoisePrediction);
+/// let y = sgm_core::one_hot(&[2, 0, 1], 3, &device, burn::tensor::DType::F32)?;
+/// let (x, t) = (Tensor::zeros([3, 2], &device), Tensor::full([3], 0.5, &device));
+/// assert_eq!(model.conditional_score(x, t, Some(y)).dims(), [3, 2]);
+/// assert_eq!(model.condition_dim(), Some(3));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy)]
 pub struct Parameterized<N, K> {
@@ -150,22 +159,19 @@ impl<N, K: GaussianMarginals> Parameterized<N, K> {
                 (h * scale.clone(), jh.map(|(_, j)| j * scale))
             }
             Parameterization::DriftCancelling => {
-                let coeff = self
-                    .drift_cancel
-                    .expect("Parameterized::new rejects DriftCancelling without an SDE");
                 let inv_std = column(marginals.std(t.clone()).recip());
-                let cancel = column(coeff(marginals, t));
+                let cancel = self.cancel_column(t);
                 let score = h * inv_std.clone() + x * cancel.clone();
                 (score, jh.map(|(v, j)| j * inv_std + v * cancel))
             }
             Parameterization::DataPrediction => {
-                let m = column(marginals.mean_coeff(t.clone()));
-                let inv_var = column(marginals.std(t).square().recip());
+                let (m, std) = marginals.kernel_columns(t);
+                let inv_var = std.square().recip();
                 let score = (h * m.clone() - x) * inv_var.clone();
                 (score, jh.map(|(v, j)| (j * m - v) * inv_var))
             }
             Parameterization::VPrediction => {
-                let (m, std) = self.kernel(t);
+                let (m, std) = marginals.kernel_columns(t);
                 let scale = ((m.clone().square() + std.clone().square()) * std.clone())
                     .recip()
                     .neg();
@@ -175,12 +181,12 @@ impl<N, K: GaussianMarginals> Parameterized<N, K> {
         }
     }
 
-    /// (m(t), std(t)) as `[batch, 1]` columns.
-    fn kernel(&self, t: Tensor<1>) -> (Tensor<2>, Tensor<2>) {
-        (
-            column(self.marginals.mean_coeff(t.clone())),
-            column(self.marginals.std(t)),
-        )
+    /// 2 a(t) / g(t)^2 as a `[batch, 1]` column (drift-cancelling only).
+    fn cancel_column(&self, t: Tensor<1>) -> Tensor<2> {
+        let coeff = self
+            .drift_cancel
+            .expect("Parameterized::new rejects DriftCancelling without an SDE");
+        column(coeff(&self.marginals, t))
     }
 
     /// The output h the network must give at (x, t) for the score `score` to come out: each
@@ -189,18 +195,12 @@ impl<N, K: GaussianMarginals> Parameterized<N, K> {
     /// regression target of the parameterisation. It is linear in (x, s) jointly, so the JVP
     /// of a network that outputs it is `network_target(v, t, J s v)`.
     pub fn network_target(&self, x: Tensor<2>, t: Tensor<1>, score: Tensor<2>) -> Tensor<2> {
-        let (m, std) = self.kernel(t.clone());
+        let (m, std) = self.marginals.kernel_columns(t.clone());
         match self.kind {
             Parameterization::Raw => score,
             Parameterization::NoisePrediction => -score * std,
             Parameterization::StdNormalized => score * std,
-            Parameterization::DriftCancelling => {
-                let coeff = self
-                    .drift_cancel
-                    .expect("Parameterized::new rejects DriftCancelling without an SDE");
-                let cancel = column(coeff(&self.marginals, t));
-                (score - x * cancel) * std
-            }
+            Parameterization::DriftCancelling => (score - x * self.cancel_column(t)) * std,
             Parameterization::DataPrediction => (x + score * std.square()) / m,
             Parameterization::VPrediction => {
                 let eps = -score.clone() * std.clone();

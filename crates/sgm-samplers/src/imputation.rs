@@ -2,7 +2,7 @@
 //! ICLR 2021, sec. 5 and App. I.2).
 
 use burn::prelude::*;
-use sgm_core::tensor::{column, from_f64};
+use sgm_core::tensor::from_f64;
 use sgm_core::{NoiseSource, NoiseSourceExt, ScoreModel};
 use sgm_sde::GaussianMarginals;
 
@@ -152,26 +152,20 @@ impl<G: GaussianMarginals> Imputation<G> {
             joint: false,
         }
     }
-
-    /// (m(t), std(t)) as `[batch, 1]` columns.
-    fn kernel(&self, t: Tensor<1>) -> (Tensor<2>, Tensor<2>) {
-        (
-            column(self.marginals.mean_coeff(t.clone())),
-            column(self.marginals.std(t)),
-        )
-    }
 }
 
-/// score_sde's PC inpainter (`get_pc_inpainter`): after every step of a
-/// [`PcSampler`](crate::PcSampler) the observed coordinates are replaced by a fresh draw of the
-/// forward-diffused observation, x_o = m(t) y_o + std(t) z, and the returned sample carries y_o
-/// itself. The free coordinates see the plain unconditional model, so this is the replacement
+/// score_sde's PC inpainter (`get_pc_inpainter`): after every corrector and predictor step of
+/// a [`PcSampler`](crate::PcSampler) the observed coordinates are replaced by a fresh draw of
+/// the forward-diffused observation, x_o = m(t) y_o + std(t) z, and the returned sample carries
+/// y_o itself. The free coordinates see the plain unconditional model, so this is the replacement
 /// approximation of [`Imputation::joint`], exact for independent coordinates.
 /// score_sde diffuses the observation to the time before the step and starts from the
 /// undiffused y_o; this diffuses it to the time the state is at (docs/DECISIONS.md).
 impl<G: GaussianMarginals> crate::StepProjection for Imputation<G> {
     fn project(&self, x: Tensor<2>, t: f64, noise: &mut dyn NoiseSource) -> Tensor<2> {
-        let (m, std) = self.kernel(sgm_core::tensor::time_like(t, &x));
+        let (m, std) = self
+            .marginals
+            .kernel_columns(sgm_core::tensor::time_like(t, &x));
         let z = noise.normal_like(&x);
         let diffused = self.values.clone() * m + z * std;
         self.merge(x, diffused)
@@ -181,17 +175,30 @@ impl<G: GaussianMarginals> crate::StepProjection for Imputation<G> {
         self.merge(x, self.values.clone())
     }
 
-    /// The state must be `[batch, dim]` as given at construction.
+    /// The state must be `[batch, dim]` as given at construction, with the observation's dtype
+    /// and device.
     fn check_state(&self, x: &Tensor<2>) -> sgm_core::Result<()> {
-        sgm_core::tensor::check_same_shape("imputation state", &self.values, x)
+        sgm_core::tensor::check_same_shape("imputation state", &self.values, x)?;
+        if x.dtype() != self.values.dtype() || x.device() != self.values.device() {
+            return Err(sgm_core::CoreError::Incompatible {
+                what: "imputation state (dtype, device)",
+                expected: format!("{:?} on {:?}", self.values.dtype(), self.values.device()),
+                found: format!("{:?} on {:?}", x.dtype(), x.device()),
+            });
+        }
+        Ok(())
     }
 }
 
 impl<G> Imputation<G> {
+    /// 1 at free coordinates, `[1, dim]`.
+    fn free_mask(&self) -> Tensor<2> {
+        self.observed_mask.clone().neg() + 1.0
+    }
+
     /// `x` on the free coordinates, `observed` on the observed ones.
     fn merge(&self, x: Tensor<2>, observed: Tensor<2>) -> Tensor<2> {
-        let free_mask = self.observed_mask.clone().neg() + 1.0;
-        x * free_mask + observed * self.observed_mask.clone()
+        x * self.free_mask() + observed * self.observed_mask.clone()
     }
 }
 
@@ -206,15 +213,13 @@ pub struct Imputed<G, M> {
 impl<G: GaussianMarginals, M: ScoreModel> ScoreModel for Imputed<G, M> {
     fn score(&self, x: Tensor<2>, t: Tensor<1>) -> Tensor<2> {
         let imp = &self.imputation;
-        let (m, std) = imp.kernel(t.clone());
+        let (m, std) = imp.marginals.kernel_columns(t.clone());
         let target = imp.values.clone() * m;
-        let observed_mask = imp.observed_mask.clone();
-        let free_mask = observed_mask.clone().neg() + 1.0;
-        let pinned = -(x.clone() - target.clone()) * observed_mask.clone() / std.clone().square();
+        let pinned =
+            -(x.clone() - target.clone()) * imp.observed_mask.clone() / std.clone().square();
         let free_score = if self.joint {
             let diffused = target + imp.z.clone() * std;
-            let merged = x * free_mask.clone() + diffused * observed_mask;
-            self.model.score(merged, t) * free_mask
+            self.model.score(imp.merge(x, diffused), t) * imp.free_mask()
         } else {
             let s_u = self.model.score(imp.free_part(x), t);
             s_u.matmul(imp.free.clone().transpose())

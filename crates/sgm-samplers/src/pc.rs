@@ -129,8 +129,8 @@ impl<P: Predictor, C: Corrector> PcSampler<P, C> {
         self.run(model, x_t, None, noise, observer)
     }
 
-    /// [`PcSampler::sample`] with `projection` applied to the start (at T) and to the state
-    /// after every step (at its new time), and [`StepProjection::finish`] to the result: score_sde's
+    /// [`PcSampler::sample`] with `projection` applied to the start (at T), after every
+    /// corrector step (at t_i) and after every predictor step (at t_{i+1}), and [`StepProjection::finish`] to the result: score_sde's
     /// PC inpainter with an [`Imputation`](crate::Imputation) as the projection, whose observed
     /// coordinates then follow m(t) y_o + std(t) z (fresh z each step) and end at y_o.
     ///
@@ -168,6 +168,9 @@ impl<P: Predictor, C: Corrector> PcSampler<P, C> {
         let mut mean = x.clone();
         for (step, (t, t_next)) in self.grid.steps().enumerate() {
             x = self.corrector.correct(model, x, t, t - t_next, noise)?;
+            if let Some(p) = projection {
+                x = p.project(x, t, noise);
+            }
             let next = self.predictor.step(model, x, t, t_next, noise)?;
             (x, mean) = (next.x, next.mean);
             if let Some(p) = projection {

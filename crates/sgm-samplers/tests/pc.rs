@@ -475,3 +475,57 @@ fn final_step_mean_returns_the_noise_free_mean_of_the_last_predictor_step() {
         assert!((s - m).abs() > 1e-6, "sample {s} equals the mean {m}");
     }
 }
+
+/// `sample_projected` projects the start at T, the state after every corrector step at t_i and
+/// after every predictor step at t_{i+1}, and finishes once; the state it goes on with is the
+/// projection's output (here: every row set to the time, then `finish` adds 100). Mutation
+/// checked: dropping the projection after the predictor, or after the corrector, fails the
+/// recorded times.
+#[test]
+fn sample_projected_projects_after_every_corrector_and_predictor_step() {
+    use sgm_core::NoiseSource;
+    use std::cell::RefCell;
+    #[derive(Default)]
+    struct Recorder {
+        times: RefCell<Vec<f64>>,
+        finished: RefCell<usize>,
+    }
+    impl sgm_samplers::StepProjection for Recorder {
+        fn project(&self, x: Tensor<2>, t: f64, _: &mut dyn NoiseSource) -> Tensor<2> {
+            self.times.borrow_mut().push(t);
+            x.zeros_like() + t
+        }
+        fn finish(&self, x: Tensor<2>) -> Tensor<2> {
+            *self.finished.borrow_mut() += 1;
+            x + 100.0
+        }
+    }
+    let vp = VpSde::default();
+    let grid = TimeGrid::uniform(1.0, 0.2, 5).unwrap();
+    let sampler = PcSampler::new(
+        NonePredictor,
+        LangevinCorrector::new(0.16, 1).unwrap().with_alpha(vp),
+        grid.clone(),
+        FinalStep::Sample,
+    )
+    .unwrap();
+    let recorder = Recorder::default();
+    let x_t = Tensor::<2>::ones([3, 2], (&device(), DType::F64));
+    let out = sampler
+        .sample_projected(
+            &score_fn(|x: Tensor<2>, _| -x),
+            x_t,
+            &recorder,
+            &mut HostNoise::new(0),
+            &mut NoObserver,
+        )
+        .unwrap();
+    let mut want = vec![1.0];
+    for (t, t_next) in grid.steps() {
+        want.extend([t, t_next]);
+    }
+    assert_eq!(*recorder.times.borrow(), want);
+    assert_eq!(*recorder.finished.borrow(), 1);
+    // NonePredictor keeps the projected state at the last time, 0.2; finish adds 100.
+    assert!(to_f64(out.x).iter().all(|v| (v - 100.2).abs() < 1e-12));
+}

@@ -243,9 +243,15 @@ pub trait GaussianMarginals {
         self.log_mean_coeff_at(t).exp()
     }
 
+    /// (m(t), std(t)) as `[batch, 1]` columns, to scale `[batch, dim]` states per sample.
+    fn kernel_columns(&self, t: Tensor<1>) -> (Tensor<2>, Tensor<2>) {
+        (column(self.mean_coeff(t.clone())), column(self.std(t)))
+    }
+
     /// x_t = m(t) x0 + std(t) z, a draw of p_t|0(. | x0) from standard normal `z`.
     fn perturb(&self, x0: Tensor<2>, t: Tensor<1>, z: Tensor<2>) -> Tensor<2> {
-        x0 * column(self.mean_coeff(t.clone())) + z * column(self.std(t))
+        let (m, std) = self.kernel_columns(t);
+        x0 * m + z * std
     }
 
     /// Draws x_t ~ p_t|0(. | x0) and returns (x_t, z) with z the standard normal noise used.

@@ -311,8 +311,9 @@ fn joint_imputation_is_exact_for_independent_coordinates() {
 /// independent, so x_1 must be N(1, 1.5) (mean SE sqrt(1.5 / n), variance SE
 /// 1.5 sqrt(2 / (n - 1))); at the middle step the observed coordinate must follow the
 /// forward-diffused observation N(m(t) 0.3, std(t)^2) (same SEs with std(t)^2), and the sample
-/// must return 0.3 exactly. Mutation checked: dropping the projection after each step (only
-/// the start and the end projected) fails the middle-step law.
+/// must return 0.3 exactly. Mutation checked: dropping the projections during the steps (only
+/// the start and the end projected) fails the middle-step law by 15 SE; where each projection
+/// goes is checked exactly in crates/sgm-samplers/tests/pc.rs.
 #[test]
 fn pc_inpainter_is_exact_for_independent_coordinates() {
     struct Middle(Option<(f64, Vec<f64>)>);
@@ -376,6 +377,12 @@ fn pc_inpainter_is_exact_for_independent_coordinates() {
     check("observed coordinate mid-way", &observed, m * 0.3, std * std);
     // A state of another batch size is a typed error, not a panic in a later step.
     let wrong = vp.prior_sample([N + 1, 2], &device(), DType::F64, noise);
+    assert!(
+        pc.sample_projected(&model, wrong, &imputation, noise, &mut NoObserver)
+            .is_err()
+    );
+    // So is one of another dtype than the observation.
+    let wrong = vp.prior_sample([N, 2], &device(), DType::F32, noise);
     assert!(
         pc.sample_projected(&model, wrong, &imputation, noise, &mut NoObserver)
             .is_err()
