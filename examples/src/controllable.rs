@@ -202,10 +202,7 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
     );
     let clock = std::time::Instant::now();
     let (net, report) = Trainer::adam(config)?.fit(net, |net: &ScoreMlp, _| {
-        let index = noise
-            .uniform_like(args.batch, 0.0, n_train as f64, &train)
-            .floor()
-            .int();
+        let index = noise.uniform_indices(args.batch, n_train, &train);
         let x0 = train.clone().select(0, index.clone());
         let y = y_train.clone().select(0, index);
         let model = Parameterized::with_sde(net, vp, Parameterization::NoisePrediction);

@@ -191,10 +191,7 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
     eprintln!("training on {n_train} images for {} steps", args.steps);
     let clock = std::time::Instant::now();
     let (net, report) = Trainer::adam(config)?.fit(net, |net: &ScoreMlp, _| {
-        let index = noise
-            .uniform_like(args.batch, 0.0, n_train as f64, &train)
-            .floor()
-            .int();
+        let index = noise.uniform_indices(args.batch, n_train, &train);
         let x0 = dequantization.dequantize(train.clone().select(0, index), &mut noise);
         let model =
             BinnedDenoiser::new(net, &vp, Digits::LEVELS, -1.0, 1.0).map_err(sgm::Error::from)?;

@@ -87,6 +87,21 @@ pub trait NoiseSourceExt: NoiseSource {
             like.dtype(),
         )
     }
+
+    /// `n` indices drawn uniformly from 0..count: floor(u count) for u ~ U[0, 1) in the dtype
+    /// of `like`, clamped to count - 1 against u count rounding up to count (in f32), on the
+    /// device of `like`. For picking levels, steps or rows of a data set.
+    fn uniform_indices<const D: usize>(
+        &mut self,
+        n: usize,
+        count: usize,
+        like: &Tensor<D>,
+    ) -> Tensor<1, Int> {
+        self.uniform_like(n, 0.0, count as f64, like)
+            .floor()
+            .clamp(0.0, count.saturating_sub(1) as f64)
+            .int()
+    }
 }
 
 impl<N: NoiseSource + ?Sized> NoiseSourceExt for N {}

@@ -57,11 +57,7 @@ impl DdpmEpsilonLoss {
         let [batch, _] = x0.dims();
         let (device, dtype) = (x0.device(), x0.dtype());
         // Step i in 1..=N as an index 0..N into tables of steps 1..=N.
-        let index = noise
-            .uniform_like(batch, 0.0, n as f64, &x0)
-            .floor()
-            .clamp(0.0, (n - 1) as f64)
-            .int();
+        let index = noise.uniform_indices(batch, n, &x0);
         let table = |f: &dyn Fn(usize) -> f64| {
             let values: Vec<f64> = (1..=n).map(f).collect();
             from_f64(&values, [n], &device, dtype).select(0, index.clone())

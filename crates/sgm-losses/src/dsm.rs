@@ -113,10 +113,7 @@ impl NcsnLoss {
         let [batch, _] = x.dims();
         let count = self.levels.len();
         let (device, dtype) = (x.device(), x.dtype());
-        // Level i = floor(u L), u ~ U[0, 1), clamped against u rounding up to 1 in f32.
-        let level = (noise.uniform_like(batch, 0.0, count as f64, &x).floor())
-            .clamp(0.0, (count - 1) as f64)
-            .int();
+        let level = noise.uniform_indices(batch, count, &x);
         let times: Vec<f64> = (0..count).map(|i| self.levels.time(i)).collect();
         let sigma =
             from_f64(self.levels.sigmas(), [count], &device, dtype).select(0, level.clone());

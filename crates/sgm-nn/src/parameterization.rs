@@ -42,6 +42,18 @@ pub enum Parameterization {
     VPrediction,
 }
 
+impl Parameterization {
+    /// Every parameterisation, in the order of the table above.
+    pub const ALL: [Parameterization; 6] = [
+        Parameterization::Raw,
+        Parameterization::NoisePrediction,
+        Parameterization::StdNormalized,
+        Parameterization::DriftCancelling,
+        Parameterization::DataPrediction,
+        Parameterization::VPrediction,
+    ];
+}
+
 /// 2 a(t) / g(t)^2 of a linear SDE: the drift-cancelling term, kept as a function pointer
 /// so that [`Parameterized`] stays generic in its kernels.
 fn drift_cancel_coeff<S: LinearSde>(sde: &S, t: Tensor<1>) -> Tensor<1> {

@@ -135,14 +135,7 @@ fn network_targets_invert_every_parameterisation() {
         [&VpSde::default(), &VeSde::default(), &SubVpSde::default()];
     for sde in sdes {
         let (s, hessian) = exact(&sde, x.clone(), t.clone());
-        for kind in [
-            Parameterization::Raw,
-            Parameterization::NoisePrediction,
-            Parameterization::StdNormalized,
-            Parameterization::DriftCancelling,
-            Parameterization::DataPrediction,
-            Parameterization::VPrediction,
-        ] {
+        for kind in Parameterization::ALL {
             let inverse = Parameterized::with_sde((), sde, kind);
             let model = Parameterized::with_sde(Target(&inverse), sde, kind);
             let (got, jv) = model.score_jvp(x.clone(), t.clone(), v.clone());
@@ -190,14 +183,7 @@ fn parameterised_jvps_match_finite_differences() {
     let ve = VeSde::default();
     let sub = SubVpSde::default();
     let chain = DdpmMarginals::new(sgm_schedules::DiscreteBetas::linear(1e-4, 0.02, 100).unwrap());
-    let kinds = [
-        Parameterization::Raw,
-        Parameterization::NoisePrediction,
-        Parameterization::StdNormalized,
-        Parameterization::DriftCancelling,
-        Parameterization::DataPrediction,
-        Parameterization::VPrediction,
-    ];
+    let kinds = Parameterization::ALL;
     let sdes: [&dyn sgm_sde::LinearSde; 3] = [&vp, &ve, &sub];
     for sde in sdes {
         for kind in kinds {
@@ -253,14 +239,7 @@ fn parameterisations_follow_their_formulas() {
         Parameterization::DataPrediction => (m * h[k] - xs[k]) / (std * std),
         Parameterization::VPrediction => -(std * xs[k] + m * h[k]) / (std * (m * m + std * std)),
     };
-    for kind in [
-        Parameterization::Raw,
-        Parameterization::NoisePrediction,
-        Parameterization::StdNormalized,
-        Parameterization::DriftCancelling,
-        Parameterization::DataPrediction,
-        Parameterization::VPrediction,
-    ] {
+    for kind in Parameterization::ALL {
         let s = to_f64(Parameterized::with_sde(&net, &vp, kind).score(x.clone(), t.clone()));
         for (k, sk) in s.iter().enumerate() {
             approx::assert_relative_eq!(*sk, expect(kind, k), max_relative = 1e-12);
