@@ -3,7 +3,7 @@
 The same computations as `sgm-benches`' `workloads` binary, written directly in PyTorch (and
 torchdiffeq for w4/w4h), so that both run on the same machine in the same session:
 
-    python3 benches/reference/workloads.py [w1 w2 w3 w4 w4h w5] [--device cpu|cuda]
+    python3 benches/reference/workloads.py [w1 w2 w3 w4 w4h w5 w7] [--device cpu|cuda]
 
 Prints one JSON line per workload with the same fields. Timing covers the steady state only:
 build and one shortened warm-up run stay out of the figure, and CUDA is synchronised before the
@@ -11,8 +11,10 @@ clock stops.
 """
 
 import argparse
+import gzip
 import json
 import math
+import pathlib
 import time
 
 import torch
@@ -246,13 +248,137 @@ def w5(device):
     return {"workload": "w5", "steps": steps, "seconds": seconds, "steps_per_s": steps / seconds, "gflops": flops / seconds / 1e9}
 
 
+class ResBlock(torch.nn.Module):
+    """GroupNorm, SiLU, 3x3 conv, + Linear(SiLU(temb)), GroupNorm, SiLU, 3x3 conv, + shortcut."""
+
+    def __init__(self, c_in, c_out, time_dim, groups=8):
+        super().__init__()
+        self.norm1 = torch.nn.GroupNorm(groups, c_in)
+        self.conv1 = torch.nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.time = torch.nn.Linear(time_dim, c_out)
+        self.norm2 = torch.nn.GroupNorm(groups, c_out)
+        self.conv2 = torch.nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.shortcut = torch.nn.Conv2d(c_in, c_out, 1) if c_in != c_out else torch.nn.Identity()
+
+    def forward(self, x, temb):
+        h = self.conv1(torch.nn.functional.silu(self.norm1(x)))
+        h = h + self.time(temb)[:, :, None, None]
+        h = self.conv2(torch.nn.functional.silu(self.norm2(h)))
+        return self.shortcut(x) + h
+
+
+class Attention(torch.nn.Module):
+    """Single-head self-attention over positions, with a residual connection."""
+
+    def __init__(self, c, groups=8):
+        super().__init__()
+        self.norm = torch.nn.GroupNorm(groups, c)
+        self.q, self.k, self.v, self.o = (torch.nn.Linear(c, c) for _ in range(4))
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        seq = self.norm(x).reshape(b, c, h * w).transpose(1, 2)
+        a = torch.softmax(self.q(seq) @ self.k(seq).transpose(1, 2) / math.sqrt(c), dim=2)
+        out = self.o(a @ self.v(seq))
+        return x + out.transpose(1, 2).reshape(b, c, h, w)
+
+
+class UNet(torch.nn.Module):
+    """The reference U-Net of w7 (sgm_nn::UNetConfig's defaults): 616,065 parameters."""
+
+    def __init__(self, widths=(32, 64), blocks=2, time_features=64, time_dim=128):
+        super().__init__()
+        self.time_features = time_features
+        self.time_in = torch.nn.Linear(time_features, time_dim)
+        self.time_out = torch.nn.Linear(time_dim, time_dim)
+        self.conv_in = torch.nn.Conv2d(1, widths[0], 3, padding=1)
+        self.down, self.downsample, skips, ch = torch.nn.ModuleList(), torch.nn.ModuleList(), [], widths[0]
+        for level, width in enumerate(widths):
+            for _ in range(blocks):
+                self.down.append(ResBlock(ch, width, time_dim))
+                ch = width
+                skips.append(ch)
+            if level + 1 < len(widths):
+                self.downsample.append(torch.nn.Conv2d(ch, ch, 3, stride=2, padding=1))
+        self.middle = Attention(ch)
+        self.up, self.upsample = torch.nn.ModuleList(), torch.nn.ModuleList()
+        for level in reversed(range(len(widths))):
+            for _ in range(blocks):
+                self.up.append(ResBlock(ch + skips.pop(), widths[level], time_dim))
+                ch = widths[level]
+            if level > 0:
+                self.upsample.append(torch.nn.Conv2d(ch, ch, 3, padding=1))
+        self.norm_out = torch.nn.GroupNorm(8, ch)
+        self.conv_out = torch.nn.Conv2d(ch, 1, 3, padding=1)
+        self.blocks = blocks
+
+    def forward(self, x, t):
+        half = self.time_features // 2
+        freqs = torch.exp(-math.log(10000) * torch.arange(half, device=x.device) / (half - 1))
+        angles = 1000 * t[:, None] * freqs[None, :]
+        feats = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
+        temb = torch.nn.functional.silu(self.time_out(torch.nn.functional.silu(self.time_in(feats))))
+        h, skips = self.conv_in(x.reshape(-1, 1, 8, 8)), []
+        for i, block in enumerate(self.down):
+            h = block(h, temb)
+            skips.append(h)
+            if (i + 1) % self.blocks == 0 and i // self.blocks < len(self.downsample):
+                h = self.downsample[i // self.blocks](h)
+        h = self.middle(h)
+        for i, block in enumerate(self.up):
+            h = block(torch.cat([h, skips.pop()], dim=1), temb)
+            if (i + 1) % self.blocks == 0 and i // self.blocks < len(self.upsample):
+                h = self.upsample[i // self.blocks](torch.nn.functional.interpolate(h, scale_factor=2, mode="nearest"))
+        h = self.conv_out(torch.nn.functional.silu(self.norm_out(h)))
+        return h.reshape(x.shape[0], -1)
+
+
+def digits_train(device):
+    """The shipped 8x8 digits' train split (every index not a multiple of 5), scaled to [-1, 1]."""
+    path = pathlib.Path(__file__).resolve().parents[2] / "crates/sgm-data/data/digits.csv.gz"
+    rows = [line.split(",") for line in gzip.decompress(path.read_bytes()).decode().split()]
+    rows = [[float(v) for v in row[:64]] for i, row in enumerate(rows) if i % 5 != 0]
+    return torch.tensor(rows, device=device) / 8.0 - 1.0
+
+
+def w7(device):
+    data = digits_train(device)
+
+    def run(steps):
+        torch.manual_seed(7)
+        net = UNet().to(device)
+        opt = torch.optim.Adam(net.parameters(), lr=2e-4)
+        losses = []
+        for _ in range(steps):
+            x0 = data[torch.randint(0, data.shape[0], (128,), device=device)]
+            t = torch.rand(128, device=device) * (1 - 1e-5) + 1e-5
+            z = torch.randn_like(x0)
+            sd = std(t)[:, None]
+            xt = torch.exp(log_mean_coeff(t))[:, None] * x0 + sd * z
+            s = net(xt, t) / sd
+            loss = ((sd * s + z) ** 2).sum(1).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.detach())
+        return losses, sum(p.numel() for p in net.parameters())
+
+    run(5)
+    steps = 100
+    (losses, params), seconds = timed(device, lambda: run(steps))
+    return {
+        "workload": "w7", "steps": steps, "seconds": seconds, "steps_per_s": steps / seconds,
+        "params": params, "final_loss_avg_last50": torch.stack(losses[-50:]).mean().item(),
+    }
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("workloads", nargs="*", default=["w1", "w2", "w3", "w4", "w4h", "w5"])
+    parser.add_argument("workloads", nargs="*", default=["w1", "w2", "w3", "w4", "w4h", "w5", "w7"])
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     device = torch.device(args.device)
-    runners = {"w1": w1, "w2": w2, "w3": w3, "w4": lambda d: w4(d, False), "w4h": lambda d: w4(d, True), "w5": w5}
+    runners = {"w1": w1, "w2": w2, "w3": w3, "w4": lambda d: w4(d, False), "w4h": lambda d: w4(d, True), "w5": w5, "w7": w7}
     for name in args.workloads:
         line = runners[name](device)
         line["device"] = f"torch-{args.device}"

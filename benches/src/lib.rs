@@ -466,6 +466,50 @@ pub fn w6_on(x_prior: Tensor<2>) -> Vec<Value> {
     lines
 }
 
+/// w7: continuous-time DSM training of the reference U-Net ([`UNetConfig`]'s defaults, 616,065
+/// parameters) on the 8x8 digits' train split in [-1, 1], VP SDE, lambda = std^2,
+/// t ~ U(1e-5, 1), batch 128 (rows drawn uniformly), Adam lr 2e-4, 100 steps.
+pub fn w7(device: &Device, scale: Scale) -> Value {
+    let ad = device.clone().autodiff();
+    let vp = VpSde::default();
+    let dsm = ContinuousDsm::new(&vp, Weighting::StdSquared, 1e-5).expect("valid range");
+    let digits = Digits::load().expect("the embedded digits decode");
+    let data = digits.to_tensor(Split::Train, PixelScale::MinusOneOne, &ad);
+    let rows = data.dims()[0];
+    let run = |steps: usize| {
+        let mut net = UNetConfig::new(1, 8, 8).init(&ad).expect("valid U-Net");
+        let params = net.num_params();
+        let mut optim = AdamConfig::new().init();
+        let mut noise = DeviceNoise;
+        let mut losses = Vec::with_capacity(steps);
+        for _ in 0..steps {
+            let index = noise.uniform_indices(128, rows, &data);
+            let x0 = data.clone().select(0, index);
+            let model = Parameterized::with_sde(&net, &vp, Parameterization::StdNormalized);
+            let loss = dsm.loss(&model, x0, &mut noise).expect("shapes match");
+            losses.push(loss.clone().detach());
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            net = optim.step(2e-4, net, grads);
+        }
+        (losses, params)
+    };
+    run(5);
+    let steps = scale.steps(100, 2);
+    let ((losses, params), seconds) = timed(device, || run(steps));
+    // As in w3: ContinuousDsm carries Hyvarinen's 1/2, the workload's loss does not.
+    let tail = &losses[losses.len().saturating_sub(50)..];
+    let final_loss = 2.0
+        * sgm::core::tensor::to_f64(Tensor::cat(tail.to_vec(), 0))
+            .iter()
+            .sum::<f64>()
+        / tail.len() as f64;
+    json!({
+        "workload": "w7", "steps": steps, "seconds": seconds,
+        "steps_per_s": steps as f64 / seconds, "params": params,
+        "final_loss_avg_last50": final_loss,
+    })
+}
+
 /// Runs the named workload on `device` (named `device_name` in the output).
 ///
 /// # Errors
@@ -479,6 +523,7 @@ pub fn run(name: &str, device: &Device, device_name: &str, scale: Scale) -> Resu
         "w4h" => w4(device, true),
         "w5" => w5(device, scale),
         "w6" => Value::Array(w6(device, scale)),
+        "w7" => w7(device, scale),
         other => return Err(format!("unknown workload '{other}'")),
     };
     match &mut value {
@@ -491,4 +536,4 @@ pub fn run(name: &str, device: &Device, device_name: &str, scale: Scale) -> Resu
 }
 
 /// The workload names, in order.
-pub const WORKLOADS: &[&str] = &["w1", "w2", "w3", "w4", "w4h", "w5", "w6"];
+pub const WORKLOADS: &[&str] = &["w1", "w2", "w3", "w4", "w4h", "w5", "w6", "w7"];

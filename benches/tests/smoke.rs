@@ -1,5 +1,5 @@
-//! The workloads run at a tiny scale (Scale(0.05): w1 50 steps, w2 25, w3 100, w5 10; w4 and
-//! w4h are not scaled) and report their fields, and their accuracy fields are finite and within
+//! The workloads run at a tiny scale (Scale(0.05): w1 50 steps, w2 25, w3 100, w5 10, w7 5; w4
+//! and w4h are not scaled) and report their fields, and their accuracy fields are finite and within
 //! bounds derived here (~15 s).
 
 use serde_json::Value;
@@ -206,6 +206,16 @@ fn every_workload_reports_its_fields_within_bounds() {
         "{w4h}"
     );
     assert!(bias.abs() < 4.0 * rms / samples.sqrt(), "{w4h}");
+
+    // w7 (5 steps of the reference U-Net): the network is the one the workload names, and the
+    // loss E |std s + z|^2 over 64 pixels is finite and below 2 x 64, twice that of the zero
+    // score (an initialised U-Net's output has variance well below |z|^2; NaN or an exploding
+    // loss fail this).
+    let w7 = &lines["w7"];
+    assert_eq!(field(w7, "steps"), 5.0);
+    assert_eq!(field(w7, "params"), 616_065.0);
+    let loss = field(w7, "final_loss_avg_last50");
+    assert!(loss > 0.0 && loss < 128.0, "{w7}");
 }
 
 /// w6 at 256 draws: the reference agrees with its rtol = 1e-12 check to 1e-6 (a thousand times

@@ -201,7 +201,7 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
         args.steps
     );
     let clock = std::time::Instant::now();
-    let (net, report) = Trainer::adam(config)?.fit(net, |net: &ScoreMlp, _| {
+    let (net, report) = Trainer::new(config)?.fit(net, |net: &ScoreMlp, _| {
         let index = noise.uniform_indices(args.batch, n_train, &train);
         let x0 = train.clone().select(0, index.clone());
         let y = y_train.clone().select(0, index);

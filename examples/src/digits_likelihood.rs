@@ -190,7 +190,7 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
         .with_progress(true);
     eprintln!("training on {n_train} images for {} steps", args.steps);
     let clock = std::time::Instant::now();
-    let (net, report) = Trainer::adam(config)?.fit(net, |net: &ScoreMlp, _| {
+    let (net, report) = Trainer::new(config)?.fit(net, |net: &ScoreMlp, _| {
         let index = noise.uniform_indices(args.batch, n_train, &train);
         let x0 = dequantization.dequantize(train.clone().select(0, index), &mut noise);
         let model =

@@ -181,7 +181,7 @@ where
         (LEARNING_RATE / 5.0, Some(EMA_DECAY)),
     ];
     for (lr, ema_decay) in stages {
-        let mut trainer = Trainer::adam(
+        let mut trainer = Trainer::new(
             TrainerConfig::new(args.steps / 2)
                 .with_learning_rate(lr)
                 .with_ema_decay(ema_decay)

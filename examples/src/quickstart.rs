@@ -95,7 +95,7 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
         .with_ema_decay(Some(EMA_DECAY))
         .with_progress(true);
     let clock = std::time::Instant::now();
-    let (net, _) = Trainer::adam(config)?.fit(net, |net: &ScoreMlp, _| {
+    let (net, _) = Trainer::new(config)?.fit(net, |net: &ScoreMlp, _| {
         let model = Parameterized::with_sde(net, vp, Parameterization::StdNormalized);
         let x0 = ring.sample(args.batch, &train_device, DType::F32, &mut noise);
         dsm.loss(&model, x0, &mut noise)

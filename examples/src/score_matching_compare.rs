@@ -145,7 +145,7 @@ fn train<L: Loss>(
         .with_learning_rate(1e-3)
         .with_progress(true);
     let clock = std::time::Instant::now();
-    let (net, report) = Trainer::adam(config)?.fit(net, |net: &ScoreMlp, _| {
+    let (net, report) = Trainer::new(config)?.fit(net, |net: &ScoreMlp, _| {
         let x = sample(&mut *noise);
         loss.loss(net, x, &mut *noise)
     })?;

@@ -111,7 +111,8 @@ impl<N: NoiseSource + ?Sized> NoiseSourceExt for N {}
 /// Fastest on GPUs. Reproducible only as far as the backend's generator is: seed it with
 /// [`burn::tensor::Device::seed`], which may be shared by every handle to the device in the
 /// process (so tests running in parallel threads interleave their draws). Use [`HostNoise`]
-/// where bit-for-bit reproducibility matters.
+/// where bit-for-bit reproducibility matters. It serialises (serde) as a unit: the generator's
+/// state lives in the device and is not part of a checkpoint.
 ///
 /// ```
 /// use burn::prelude::*;
@@ -122,7 +123,7 @@ impl<N: NoiseSource + ?Sized> NoiseSourceExt for N {}
 /// let z = DeviceNoise.normal_like(&x);
 /// assert_eq!(z.dims(), [3, 2]);
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeviceNoise;
 
 impl NoiseSource for DeviceNoise {
@@ -143,9 +144,10 @@ impl NoiseSource for DeviceNoise {
 /// Noise from a seeded host generator (xoshiro256++, Blackman & Vigna 2018), uploaded to the device.
 ///
 /// The same seed gives the same sequence on every device and in every thread, which is what
-/// fixed-seed statistical tests need. `Clone` the source to fork or resume a stream. Normals and
-/// signs are generated in f64 for f64 tensors and in f32 otherwise; uniforms in f64, then
-/// rounded.
+/// fixed-seed statistical tests need. `Clone` the source to fork a stream; serialise it (serde)
+/// to checkpoint and resume one: the generator's whole state is written, so a resumed stream
+/// continues with the next number. Normals and signs are generated in f64 for f64 tensors and
+/// in f32 otherwise; uniforms in f64, then rounded.
 ///
 /// ```
 /// use burn::prelude::*;
@@ -157,7 +159,7 @@ impl NoiseSource for DeviceNoise {
 /// let b: Vec<f32> = HostNoise::new(7).normal_like(&x).into_data().try_to_vec().unwrap();
 /// assert_eq!(a, b);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HostNoise {
     rng: Xoshiro256PlusPlus,
 }

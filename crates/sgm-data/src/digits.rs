@@ -29,24 +29,36 @@ impl Split {
     }
 }
 
-/// How grey levels k in 0..=16 map to model space.
+/// How grey levels k in 0..=K map to model space (K = 16 for the digits, 255 for
+/// [`ImageDataset`](crate::ImageDataset)'s MNIST and CIFAR-10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PixelScale {
-    /// k / 16 in [0, 1].
+    /// k / K in [0, 1].
     ZeroOne,
-    /// 2 k / 16 - 1 in [-1, 1].
+    /// 2 k / K - 1 in [-1, 1].
     MinusOneOne,
-    /// k itself, 0..=16 (for dequantisation and bits/dim).
+    /// k itself, 0..=K (for dequantisation and bits/dim).
     Levels,
 }
 
 impl PixelScale {
-    /// The model-space value of grey level `k`.
+    /// The model-space value of the digits' grey level `k` (K = 16).
     pub fn apply(self, k: u8) -> f64 {
-        let k = f64::from(k);
+        self.apply_with_max(k, 16)
+    }
+
+    /// The model-space value of level `k` of 0..=`max`.
+    ///
+    /// ```
+    /// use sgm_data::PixelScale;
+    /// assert_eq!(PixelScale::MinusOneOne.apply_with_max(255, 255), 1.0);
+    /// assert_eq!(PixelScale::ZeroOne.apply_with_max(4, 16), 0.25);
+    /// ```
+    pub fn apply_with_max(self, k: u8, max: u8) -> f64 {
+        let (k, max) = (f64::from(k), f64::from(max));
         match self {
-            PixelScale::ZeroOne => k / 16.0,
-            PixelScale::MinusOneOne => k / 8.0 - 1.0,
+            PixelScale::ZeroOne => k / max,
+            PixelScale::MinusOneOne => 2.0 * k / max - 1.0,
             PixelScale::Levels => k,
         }
     }

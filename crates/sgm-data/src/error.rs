@@ -31,6 +31,22 @@ pub enum DataError {
         /// What went wrong.
         reason: String,
     },
+    /// A data file could not be read.
+    #[error("{}: {message}", path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error's message.
+        message: String,
+    },
+    /// A data file is not in the format its reader expects.
+    #[error("{}: {reason}", path.display())]
+    Format {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong, with the numbers.
+        reason: String,
+    },
 }
 
 /// Result alias of `sgm-data`.

@@ -16,6 +16,8 @@
 //!   [`GaussianMixture::conditional`] the exact law given some coordinates (for imputation).
 //! - [`Digits`]: the 8x8 handwritten digits (UCI, 1,797 images, 17 grey levels), embedded in
 //!   the crate, with a fixed train/test split.
+//! - [`ImageDataset`]: MNIST (IDX, raw or gzip'd) and CIFAR-10 (binary batches) read from
+//!   files the user gives.
 //!
 //! [`ring8`]: GaussianMixture::ring8
 //! [`ring8_weighted`]: GaussianMixture::ring8_weighted
@@ -26,6 +28,7 @@ mod density;
 mod digits;
 mod error;
 mod gaussian;
+mod image_files;
 mod mixture;
 
 pub use classes::MixtureClasses;
@@ -33,4 +36,5 @@ pub use density::{ExactDensity, Perturbed};
 pub use digits::{Digits, PixelScale, Split};
 pub use error::{DataError, Result};
 pub use gaussian::Gaussian;
+pub use image_files::ImageDataset;
 pub use mixture::GaussianMixture;

@@ -114,7 +114,7 @@ where
 {
     let noise = HostNoise::new(seed);
     let momentum = MomentumConfig::new().with_momentum(0.9).with_dampening(0.0);
-    let mut trainer = Trainer::new(
+    let mut trainer = Trainer::with_optimizer(
         TrainerConfig::new(steps).with_learning_rate(0.05),
         SgdConfig::new().with_momentum(Some(momentum)).init(),
     )
@@ -220,7 +220,7 @@ struct CdFit {
 /// `steps` SGD steps of `cd` on the full batch `x`, averaging the iterates of the second half.
 fn fit_cd(mut cd: ContrastiveDivergence, x: &Tensor<2>, steps: usize, lr: f64) -> CdFit {
     let mut noise = HostNoise::new(5);
-    let mut trainer = Trainer::new(
+    let mut trainer = Trainer::with_optimizer(
         TrainerConfig::new(steps).with_learning_rate(lr),
         SgdConfig::new().init(),
     )

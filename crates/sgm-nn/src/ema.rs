@@ -53,6 +53,20 @@ impl<M: Module> Ema<M> {
         })
     }
 
+    /// An average that has already folded in `updates` updates (a resumed run's).
+    pub(crate) fn from_parts(average: M, decay: f64, updates: usize) -> Self {
+        Self {
+            average,
+            decay,
+            updates,
+        }
+    }
+
+    /// The decay.
+    pub fn decay(&self) -> f64 {
+        self.decay
+    }
+
     /// The rate r_n of the next update.
     pub fn next_rate(&self) -> f64 {
         let n = (self.updates + 1) as f64;
@@ -204,7 +218,7 @@ mod tests {
             let config = TrainerConfig::new(400)
                 .with_learning_rate(0.05)
                 .with_ema_decay(ema_decay);
-            let (model, _) = Trainer::adam(config)
+            let (model, _) = Trainer::new(config)
                 .unwrap()
                 .fit(linear(0.0, 0.0, &device), |m: &Linear, _| {
                     Ok::<_, std::convert::Infallible>(

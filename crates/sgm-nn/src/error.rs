@@ -28,6 +28,48 @@ pub enum NnError {
         #[source]
         source: std::sync::Arc<dyn std::error::Error + Send + Sync>,
     },
+    /// A checkpoint or loss log could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::sync::Arc<std::io::Error>,
+    },
+    /// The file is not an `sgm` checkpoint (another format, another version, or a section
+    /// burn cannot read).
+    #[error("{} is not an sgm checkpoint: expected {expected}, found {found}", path.display())]
+    CheckpointForeign {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What an `sgm` checkpoint has there.
+        expected: String,
+        /// What the file has.
+        found: String,
+    },
+    /// The checkpoint was cut short (a copy interrupted, a full disk).
+    #[error("{} is a truncated checkpoint: {found} bytes, expected {expected}", path.display())]
+    CheckpointTruncated {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The length its own header (or the fixed prefix) promises.
+        expected: u64,
+        /// Its length.
+        found: u64,
+    },
+    /// The checkpoint is of another run: another config, model or state type.
+    #[error("{} does not match this run: {what} is {found} there, expected {expected}", path.display())]
+    CheckpointMismatch {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What differs (`config field learning_rate`, `model parameter shapes`, ...).
+        what: String,
+        /// This run's value.
+        expected: String,
+        /// The checkpoint's value.
+        found: String,
+    },
 }
 
 /// Result alias of `sgm-nn`.

@@ -6,6 +6,7 @@ use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
 use sgm_core::{ConditionalScoreModel, ScoreModel};
 
+use crate::layers::silu;
 use crate::{ConditionalScoreNetwork, NnError, Result, ScoreNetwork};
 
 /// The hidden-layer nonlinearity of [`ScoreMlp`].
@@ -19,23 +20,13 @@ pub enum Activation {
     Identity,
 }
 
-/// sigmoid(h) = 1 / (1 + exp(-h)) from a single exponential: on flex, burn's `sigmoid` and
-/// `silu` cost about twice as much (docs/PERFORMANCE.md), and the activation dominates the
-/// MLP workloads there. h is clamped to [-80, 80] first, where sigmoid is within 2e-35 of its
-/// limits: exp(-h) then stays finite in f32, so neither the value nor its gradient can become
-/// inf * 0 = NaN.
-fn sigmoid(h: Tensor<2>) -> Tensor<2> {
-    (h.clamp(-80.0, 80.0).neg().exp() + 1.0).recip()
-}
-
 impl Activation {
     /// (a(h), a'(h) * th): the activation and its tangent.
     fn apply_jvp(self, h: Tensor<2>, th: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         match self {
             Activation::Silu => {
-                let s = sigmoid(h.clone());
-                let derivative = s.clone() * (h.clone() * (-s.clone() + 1.0) + 1.0);
-                (h * s, derivative * th)
+                let (y, tangent) = silu((h, Some(th)));
+                (y, tangent.expect("a tangent was passed in"))
             }
             Activation::Identity => (h, th),
         }
@@ -43,7 +34,7 @@ impl Activation {
 
     fn apply(self, h: Tensor<2>) -> Tensor<2> {
         match self {
-            Activation::Silu => h.clone() * sigmoid(h),
+            Activation::Silu => silu((h, None)).0,
             Activation::Identity => h,
         }
     }

@@ -16,6 +16,7 @@ use crate::{ConditionalScoreNetwork, NnError, Result, ScoreNetwork};
 /// | `DriftCancelling` | h / std + 2 f / g^2 | J h v / std + 2 a v / g^2 |
 /// | `DataPrediction` (h = x0-hat, Tweedie) | (m h - x) / std^2 | (m J h v - v) / std^2 |
 /// | `VPrediction` (h = v-hat = m eps - std x0) | -(std x + m h) / (std (m^2 + std^2)) | -(std v + m J h v) / (std (m^2 + std^2)) |
+/// | `Edm` (h = F(c_in x, c_noise), Karras et al. 2022) | ((c_skip - 1) x + m c_out h) / std^2 | ((c_skip - 1) v + m c_out J h v) / std^2 |
 ///
 /// With `DriftCancelling`, h = 0 gives f - g^2 s = -f: the reverse-time SDE then runs the
 /// forward dynamics, so an untrained network starts from a process that keeps the prior
@@ -25,7 +26,20 @@ use crate::{ConditionalScoreNetwork, NnError, Result, ScoreNetwork};
 /// (x0, eps) gives eps = (std x_t + m v) / (m^2 + std^2) and s = -eps / std on any SDE (on VP,
 /// m^2 + std^2 = 1). [`Parameterized::network_target`] inverts each row of the table: the
 /// output a network must give for a score, i.e. its regression target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+///
+/// `Edm` is the preconditioning of Karras et al. (2022, Table 1) on any SDE with Gaussian
+/// marginals: with sigma = std / m the noise level of the rescaled state x / m = x0 + sigma eps
+/// and sigma_data the data's standard deviation,
+///
+/// ```text
+/// D(x) = c_skip x / m + c_out F(c_in x / m, c_noise),
+/// c_skip = sigma_data^2 / (sigma^2 + sigma_data^2),  c_out = sigma sigma_data / sqrt(sigma^2 + sigma_data^2),
+/// c_in = 1 / sqrt(sigma^2 + sigma_data^2),           c_noise = ln(sigma) / 4,
+/// ```
+///
+/// and s = (m D - x) / std^2. Unlike the other rows it changes the network's inputs: F sees
+/// unit-variance inputs and c_noise in place of t, and regresses a unit-variance target.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Parameterization {
     /// s = h.
     #[default]
@@ -40,18 +54,73 @@ pub enum Parameterization {
     DataPrediction,
     /// s = -(std(t) x + m(t) h) / (std(t) (m(t)^2 + std(t)^2)).
     VPrediction,
+    /// EDM preconditioning: s = (m D - x) / std^2 with D = c_skip x / m + c_out h and h the
+    /// network at (c_in x / m, c_noise). Build it with [`Parameterization::edm`].
+    Edm {
+        /// sigma_data > 0: the standard deviation of the data (0.5 for images in [-1, 1]).
+        sigma_data: f64,
+    },
 }
 
 impl Parameterization {
-    /// Every parameterisation, in the order of the table above.
-    pub const ALL: [Parameterization; 6] = [
+    /// Every parameterisation, in the order of the table above (`Edm` with sigma_data = 0.5).
+    pub const ALL: [Parameterization; 7] = [
         Parameterization::Raw,
         Parameterization::NoisePrediction,
         Parameterization::StdNormalized,
         Parameterization::DriftCancelling,
         Parameterization::DataPrediction,
         Parameterization::VPrediction,
+        Parameterization::Edm { sigma_data: 0.5 },
     ];
+
+    /// The EDM preconditioning for data of standard deviation `sigma_data`.
+    ///
+    /// ```
+    /// use sgm_nn::Parameterization;
+    /// assert!(Parameterization::edm(0.5).is_ok());
+    /// assert!(Parameterization::edm(0.0).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`NnError::Core`] (`InvalidParameter`) unless `sigma_data` is finite and > 0.
+    pub fn edm(sigma_data: f64) -> Result<Self> {
+        sgm_core::validate::positive("sigma_data", sigma_data)?;
+        Ok(Parameterization::Edm { sigma_data })
+    }
+}
+
+/// The EDM coefficients of one batch of times, as `[batch, 1]` columns (c_noise as `[batch]`).
+struct EdmCoefficients {
+    /// c_skip - 1.
+    skip_minus_one: Tensor<2>,
+    /// m c_out.
+    out: Tensor<2>,
+    /// c_in / m: what x is multiplied by on its way into the network.
+    input: Tensor<2>,
+    /// c_noise = ln(sigma) / 4, the network's time input.
+    noise: Tensor<1>,
+    /// 1 / std^2.
+    inv_var: Tensor<2>,
+}
+
+impl EdmCoefficients {
+    fn new<K: GaussianMarginals>(marginals: &K, t: Tensor<1>, sigma_data: f64) -> Self {
+        let (m, std) = marginals.kernel_columns(t);
+        let sigma = std.clone() / m.clone();
+        let total = sigma.clone().square() + sigma_data * sigma_data;
+        let root = total.clone().sqrt();
+        let c_skip = total.recip() * (sigma_data * sigma_data);
+        let c_out = sigma.clone() * sigma_data / root.clone();
+        let noise = sigma.log().flatten::<1>(0, 1) * 0.25;
+        Self {
+            skip_minus_one: c_skip - 1.0,
+            out: c_out * m.clone(),
+            input: (root * m).recip(),
+            noise,
+            inv_var: std.square().recip(),
+        }
+    }
 }
 
 /// 2 a(t) / g(t)^2 of a linear SDE: the drift-cancelling term, kept as a function pointer
@@ -149,8 +218,32 @@ impl<N, K: GaussianMarginals> Parameterized<N, K> {
         &self.net
     }
 
+    /// The score at (x, t), and its JVP along `v` when given, from `net` (the network, called
+    /// with its inputs: (x, t, v) or, for `Edm`, the preconditioned (c_in x / m, c_noise,
+    /// c_in v / m)), per the table on [`Parameterization`].
+    fn evaluate(
+        &self,
+        x: Tensor<2>,
+        t: Tensor<1>,
+        v: Option<Tensor<2>>,
+        net: impl FnOnce(Tensor<2>, Tensor<1>, Option<Tensor<2>>) -> (Tensor<2>, Option<Tensor<2>>),
+    ) -> (Tensor<2>, Option<Tensor<2>>) {
+        if let Parameterization::Edm { sigma_data } = self.kind {
+            let c = EdmCoefficients::new(&self.marginals, t, sigma_data);
+            let v_in = v.clone().map(|v| v * c.input.clone());
+            let (h, jh) = net(x.clone() * c.input.clone(), c.noise, v_in);
+            let score = (x * c.skip_minus_one.clone() + h * c.out.clone()) * c.inv_var.clone();
+            let jvp = v
+                .zip(jh)
+                .map(|(v, j)| (v * c.skip_minus_one + j * c.out) * c.inv_var);
+            return (score, jvp);
+        }
+        let (h, jh) = net(x.clone(), t.clone(), v.clone());
+        self.transform(x, t, h, v.zip(jh))
+    }
+
     /// The score from h (and the JVP from J h v, when given), per the table on
-    /// [`Parameterization`].
+    /// [`Parameterization`] (`Edm` is [`Parameterized::evaluate`]'s).
     fn transform(
         &self,
         x: Tensor<2>,
@@ -190,6 +283,7 @@ impl<N, K: GaussianMarginals> Parameterized<N, K> {
                 let score = (x * std.clone() + h * m.clone()) * scale.clone();
                 (score, jh.map(|(v, j)| (v * std + j * m) * scale))
             }
+            Parameterization::Edm { .. } => unreachable!("evaluate handles the EDM inputs"),
         }
     }
 
@@ -203,7 +297,8 @@ impl<N, K: GaussianMarginals> Parameterized<N, K> {
 
     /// The output h the network must give at (x, t) for the score `score` to come out: each
     /// row of the table on [`Parameterization`] solved for h (eps = -std s for noise
-    /// prediction, x0 = (x + std^2 s) / m for data prediction, v = m eps - std x0), the
+    /// prediction, x0 = (x + std^2 s) / m for data prediction, v = m eps - std x0,
+    /// F = (D - c_skip x / m) / c_out for EDM, whose network sees (c_in x / m, c_noise)), the
     /// regression target of the parameterisation. It is linear in (x, s) jointly, so the JVP
     /// of a network that outputs it is `network_target(v, t, J s v)`.
     pub fn network_target(&self, x: Tensor<2>, t: Tensor<1>, score: Tensor<2>) -> Tensor<2> {
@@ -219,6 +314,10 @@ impl<N, K: GaussianMarginals> Parameterized<N, K> {
                 let x0 = (x + score * std.clone().square()) / m.clone();
                 eps * m - x0 * std
             }
+            Parameterization::Edm { sigma_data } => {
+                let c = EdmCoefficients::new(&self.marginals, t, sigma_data);
+                (score / c.inv_var - x * c.skip_minus_one) / c.out
+            }
         }
     }
 }
@@ -227,8 +326,10 @@ impl<N: ConditionalScoreNetwork, K: GaussianMarginals> ConditionalScoreModel
     for Parameterized<N, K>
 {
     fn conditional_score(&self, x: Tensor<2>, t: Tensor<1>, y: Option<Tensor<2>>) -> Tensor<2> {
-        let h = self.net.forward_conditional(x.clone(), t.clone(), y);
-        self.transform(x, t, h, None).0
+        self.evaluate(x, t, None, |x, t, _| {
+            (self.net.forward_conditional(x, t, y), None)
+        })
+        .0
     }
 
     fn condition_dim(&self) -> Option<usize> {
@@ -238,13 +339,17 @@ impl<N: ConditionalScoreNetwork, K: GaussianMarginals> ConditionalScoreModel
 
 impl<N: ScoreNetwork, K: GaussianMarginals> ScoreModel for Parameterized<N, K> {
     fn score(&self, x: Tensor<2>, t: Tensor<1>) -> Tensor<2> {
-        let h = self.net.forward(x.clone(), t.clone());
-        self.transform(x, t, h, None).0
+        self.evaluate(x, t, None, |x, t, _| (self.net.forward(x, t), None))
+            .0
     }
 
     fn score_jvp(&self, x: Tensor<2>, t: Tensor<1>, v: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
-        let (h, jh) = self.net.forward_jvp(x.clone(), t.clone(), v.clone());
-        let (score, jvp) = self.transform(x, t, h, Some((v, jh)));
+        let (score, jvp) = self.evaluate(x, t, Some(v), |x, t, v| {
+            let (h, jh) = self
+                .net
+                .forward_jvp(x, t, v.expect("a tangent was passed in"));
+            (h, Some(jh))
+        });
         (score, jvp.expect("a JVP was passed in"))
     }
 }

@@ -135,11 +135,104 @@ fn network_targets_invert_every_parameterisation() {
         [&VpSde::default(), &VeSde::default(), &SubVpSde::default()];
     for sde in sdes {
         let (s, hessian) = exact(&sde, x.clone(), t.clone());
-        for kind in Parameterization::ALL {
+        // EDM's network sees other inputs: its round trip is the next test.
+        for kind in &Parameterization::ALL[..6] {
+            let kind = *kind;
             let inverse = Parameterized::with_sde((), sde, kind);
             let model = Parameterized::with_sde(Target(&inverse), sde, kind);
             let (got, jv) = model.score_jvp(x.clone(), t.clone(), v.clone());
             let what = format!("{kind:?} under {}", sde.name());
+            assert_close(got, s.clone(), 1e-12, &what);
+            assert_close(
+                jv,
+                v.clone() * hessian.clone(),
+                1e-12,
+                &format!("{what}, JVP"),
+            );
+        }
+    }
+}
+
+/// EDM's `network_target` inverts its score map, with the network at the preconditioned
+/// inputs: a network that maps (c_in x / m, c_noise) back to x (knowing t) and outputs the
+/// target of the exact score of N(0.5, 2 I) gives back that score and its JVP to 1e-12, on the
+/// EDM SDE (sigma = t, m = 1) and on VP (m < 1), for two sigma_data; and the network's time
+/// input is c_noise = ln(sigma) / 4 with sigma = std / m.
+///
+/// Mutations checked: c_in without the 1 / m, c_out without sigma_data, or c_noise = ln(sigma)
+/// fail this.
+#[test]
+fn edm_network_target_inverts_the_preconditioning() {
+    fn exact<K: GaussianMarginals>(k: &K, x: Tensor<2>, t: Tensor<1>) -> (Tensor<2>, Tensor<2>) {
+        let (m, std) = (k.mean_coeff(t.clone()), k.std(t));
+        let var = (m.clone().square() * 2.0 + std.square()).unsqueeze_dim::<2>(1);
+        let mean = m.unsqueeze_dim::<2>(1) * 0.5;
+        (-(x - mean) / var.clone(), -var.recip())
+    }
+    /// Knows t and sigma_data; checks the time input and undoes the input scaling.
+    struct Target<'a, K> {
+        inverse: &'a Parameterized<(), K>,
+        t: Tensor<1>,
+        sigma_data: f64,
+    }
+    impl<K: sgm_sde::LinearSde> Target<'_, K> {
+        /// c_in / m as a column, from its definition.
+        fn input_scale(&self) -> Tensor<2> {
+            let k = self.inverse.marginals();
+            let (m, std) = (k.mean_coeff(self.t.clone()), k.std(self.t.clone()));
+            let sigma = std / m.clone();
+            ((sigma.square() + self.sigma_data.powi(2)).sqrt() * m)
+                .recip()
+                .unsqueeze_dim(1)
+        }
+    }
+    impl<K: sgm_sde::LinearSde> ScoreNetwork for Target<'_, K> {
+        fn forward(&self, x_in: Tensor<2>, c_noise: Tensor<1>) -> Tensor<2> {
+            let k = self.inverse.marginals();
+            let sigma = k.std(self.t.clone()) / k.mean_coeff(self.t.clone());
+            let expected = sigma.log() * 0.25;
+            let (got, want) = (to_f64(c_noise), to_f64(expected));
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-12, "c_noise {g} vs {w}");
+            }
+            let x = x_in / self.input_scale();
+            let (s, _) = exact(k, x.clone(), self.t.clone());
+            self.inverse.network_target(x, self.t.clone(), s)
+        }
+        fn forward_jvp(
+            &self,
+            x_in: Tensor<2>,
+            c_noise: Tensor<1>,
+            v_in: Tensor<2>,
+        ) -> (Tensor<2>, Tensor<2>) {
+            let k = self.inverse.marginals();
+            let v = v_in / self.input_scale();
+            let x = x_in.clone() / self.input_scale();
+            let (_, hessian) = exact(k, x, self.t.clone());
+            let target_jvp = self
+                .inverse
+                .network_target(v.clone(), self.t.clone(), v * hessian);
+            (self.forward(x_in, c_noise), target_jvp)
+        }
+    }
+    let (x, t) = (input(10, 2, 2.0), times(10));
+    let v = input(10, 2, 1.0).flip([0]);
+    let karras = VeSde::karras(80.0).unwrap();
+    let vp = VpSde::default();
+    let sdes: [&dyn sgm_sde::LinearSde; 2] = [&karras, &vp];
+    for sde in sdes {
+        let (s, hessian) = exact(&sde, x.clone(), t.clone());
+        for sigma_data in [0.5, 1.3] {
+            let kind = Parameterization::edm(sigma_data).unwrap();
+            let inverse = Parameterized::with_sde((), sde, kind);
+            let target = Target {
+                inverse: &inverse,
+                t: t.clone(),
+                sigma_data,
+            };
+            let model = Parameterized::with_sde(target, sde, kind);
+            let (got, jv) = model.score_jvp(x.clone(), t.clone(), v.clone());
+            let what = format!("EDM sigma_data {sigma_data} under {}", sde.name());
             assert_close(got, s.clone(), 1e-12, &what);
             assert_close(
                 jv,
@@ -231,6 +324,20 @@ fn parameterisations_follow_their_formulas() {
         vp.drift_coeff_at(0.3),
         vp.beta().beta(0.3).sqrt(),
     );
+    // EDM: the network at (c_in x / m, c_noise), sigma = std / m, sigma_data = 0.5.
+    let sigma = std / m;
+    let total = sigma * sigma + 0.25;
+    let (c_skip, c_out) = (0.25 / total, sigma * 0.5 / total.sqrt());
+    let c_in = 1.0 / total.sqrt();
+    let h_edm = to_f64(net.forward(
+        x.clone() * (c_in / m),
+        from_f64(
+            &[sigma.ln() / 4.0; 3],
+            [3],
+            &device(),
+            burn::tensor::DType::F64,
+        ),
+    ));
     let expect = |kind: Parameterization, k: usize| match kind {
         Parameterization::Raw => h[k],
         Parameterization::NoisePrediction => -h[k] / std,
@@ -238,6 +345,9 @@ fn parameterisations_follow_their_formulas() {
         Parameterization::DriftCancelling => h[k] / std + 2.0 * a * xs[k] / (g * g),
         Parameterization::DataPrediction => (m * h[k] - xs[k]) / (std * std),
         Parameterization::VPrediction => -(std * xs[k] + m * h[k]) / (std * (m * m + std * std)),
+        Parameterization::Edm { .. } => {
+            (m * (c_skip * xs[k] / m + c_out * h_edm[k]) - xs[k]) / (std * std)
+        }
     };
     for kind in Parameterization::ALL {
         let s = to_f64(Parameterized::with_sde(&net, &vp, kind).score(x.clone(), t.clone()));

@@ -6,6 +6,7 @@
 //! | type | what | reference |
 //! |---|---|---|
 //! | [`GeometricSigmas`] | NCSN noise levels sigma_1 > ... > sigma_L, geometric | Song & Ermon 2019 |
+//! | [`GeometricSigmas::from_data`], [`GeometricSigmas::langevin_step_size`] | sigma_max, L and the Langevin step from the data (NCSNv2's techniques 1, 2, 4) | Song & Ermon 2020 |
 //! | [`DiscreteBetas`] | DDPM betas (linear or cosine) with alpha, alpha-bar and the posterior q(x_{i-1} \| x_i, x_0) | Ho et al. 2020; Nichol & Dhariwal 2021 |
 //! | [`LinearBeta`] | continuous beta(t) = beta_min + t (beta_max - beta_min) and its integral | Song et al. 2021 |
 //! | [`GeometricSigma`] | continuous sigma(t) = sigma_min (sigma_max / sigma_min)^t | Song et al. 2021 |
@@ -15,12 +16,14 @@
 
 mod betas;
 mod continuous;
+mod data_sigmas;
 mod error;
 mod grid;
 mod sigmas;
 
 pub use betas::{DiscreteBetas, Posterior};
 pub use continuous::{BetaSchedule, GeometricSigma, IdentitySigma, LinearBeta, SigmaSchedule};
+pub use data_sigmas::max_pairwise_distance;
 pub use error::{Result, ScheduleError};
 pub use grid::{Spacing, TimeGrid};
 pub use sigmas::{GeometricSigmas, KarrasSigmas, SigmaLevels};

@@ -76,7 +76,8 @@ pub mod prelude {
         NonFiniteWatch, ScoreFn, ScoreModel, Unconditional, VectorField, one_hot, score_fn,
     };
     pub use sgm_data::{
-        Digits, ExactDensity, Gaussian, GaussianMixture, MixtureClasses, PixelScale, Split,
+        Digits, ExactDensity, Gaussian, GaussianMixture, ImageDataset, MixtureClasses, PixelScale,
+        Split,
     };
     pub use sgm_energy::{
         AnnealedImportanceSampling, CdLoss, ContrastiveDivergence, EnergyError, EnergyMlp,
@@ -98,8 +99,9 @@ pub mod prelude {
         energy_distance, frechet_distance, mmd_squared,
     };
     pub use sgm_nn::{
-        BinnedDenoiser, ConditionalScoreNetwork, Ema, NnError, Parameterization, Parameterized,
-        ScoreMlp, ScoreMlpConfig, ScoreNetwork, Trainer, TrainerConfig,
+        BinnedDenoiser, ConditionalScoreNetwork, Ema, LearningRateSchedule, NnError, OptimizerKind,
+        Parameterization, Parameterized, ScoreMlp, ScoreMlpConfig, ScoreNetwork, TrainReport,
+        Trainer, TrainerConfig, UNet, UNetConfig,
     };
     pub use sgm_samplers::{
         AncestralSampling, AnnealedLangevin, AnnealedLangevinCorrector, Churn, ConstantSteps,

@@ -229,7 +229,7 @@ fn every_loss_rejects_a_broken_model() {
             let device = device.autodiff();
             let module = LinearScore::new(&[-1.0, 0.0, 0.0, -1.0], &[0.0, 0.0], &device);
             let x = data(&device);
-            let mut trainer = Trainer::adam(TrainerConfig::new(2)).unwrap();
+            let mut trainer = Trainer::new(TrainerConfig::new(2)).unwrap();
             trainer
                 .fit(module, |m: &LinearScore, _| {
                     let poisoned = score_fn(|x: Tensor<2>, t: Tensor<1>| {

@@ -450,7 +450,7 @@ fn conditional_dsm_learns_the_class_and_the_unconditional_score() {
         DType::F32,
     );
     let noise = &mut HostNoise::new(28);
-    let mut trainer = Trainer::adam(TrainerConfig::new(1_500).with_learning_rate(2e-3)).unwrap();
+    let mut trainer = Trainer::new(TrainerConfig::new(1_500).with_learning_rate(2e-3)).unwrap();
     let (net, _) = trainer
         .fit(net, |net: &ScoreMlp, _| {
             let x0 = noise.normal_like(&centres) * 0.3 + centres.clone();

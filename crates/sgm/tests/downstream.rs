@@ -393,7 +393,7 @@ fn the_trainer_reads_the_loss_every_k_steps() {
         .collect();
     let config = TrainerConfig::new(40).with_loss_every(10);
     let before = host_reads();
-    let (_, report) = Trainer::adam(config)
+    let (_, report) = Trainer::new(config)
         .unwrap()
         .fit_loss(net, &loss, |step| batches[step].clone(), &mut noise)
         .unwrap();

@@ -72,7 +72,7 @@ fn a_noise_conditional_energy_trained_by_continuous_dsm_samples_the_data_in_ever
     let config = TrainerConfig::new(6000)
         .with_learning_rate(2e-3)
         .with_ema_decay(Some(0.999));
-    let (energy, _) = Trainer::adam(config)
+    let (energy, _) = Trainer::new(config)
         .unwrap()
         .fit(energy, |m: &EnergyMlp, _| {
             let x = data.sample(256, &train, DType::F32, &mut noise);

@@ -48,7 +48,7 @@ where
         .unwrap();
     let before = fisher(&net, &vp, 100);
     let mut noise = HostNoise::new(7);
-    let mut trainer = Trainer::adam(TrainerConfig::new(STEPS).with_learning_rate(2e-3)).unwrap();
+    let mut trainer = Trainer::new(TrainerConfig::new(STEPS).with_learning_rate(2e-3)).unwrap();
     let (net, report) = trainer
         .fit(net, |net: &ScoreMlp, _| {
             let model = Parameterized::with_sde(net, &vp, Parameterization::StdNormalized);

@@ -36,7 +36,7 @@ fn a_diverging_run_stops_with_non_finite_loss_at_the_overflowing_step() {
     let x = Tensor::<2>::from_data([[1.0]], &device);
     for (loss_every, expected_calls) in [(1, expected_step + 1), (10, 20)] {
         let mut calls = 0usize;
-        let mut trainer = Trainer::new(
+        let mut trainer = Trainer::with_optimizer(
             TrainerConfig::new(100)
                 .with_learning_rate(10.0)
                 .with_loss_every(loss_every),
@@ -75,7 +75,7 @@ fn a_nan_loss_stops_the_trainer_with_its_step() {
     let x = Tensor::<2>::from_data([[1.0]], &device);
     for (loss_every, expected_calls) in [(1, 6), (10, 10)] {
         let mut calls = 0usize;
-        let mut trainer = Trainer::adam(
+        let mut trainer = Trainer::new(
             TrainerConfig::new(20)
                 .with_learning_rate(0.01)
                 .with_loss_every(loss_every),
@@ -133,7 +133,7 @@ fn regression_run(ema_decay: Option<f64>) -> (Vec<f64>, Vec<Vec<f64>>) {
     let config = TrainerConfig::new(60)
         .with_learning_rate(0.05)
         .with_ema_decay(ema_decay);
-    let (model, _) = Trainer::adam(config)
+    let (model, _) = Trainer::new(config)
         .unwrap()
         .fit(
             regression_model([0.2, 0.1], -0.3, &device),
