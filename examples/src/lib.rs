@@ -8,6 +8,7 @@ pub mod custom_sampler;
 pub mod digits_likelihood;
 pub mod energy_model;
 pub mod forward_diffusion;
+pub mod learner;
 pub mod ncsn_two_modes;
 pub mod plot;
 pub mod quickstart;

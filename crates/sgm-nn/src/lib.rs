@@ -18,6 +18,8 @@
 //!   constant or cosine [`LearningRateSchedule`], clipping by global norm, an optional [`Ema`]
 //!   (exponential moving average) of the weights, a progress bar, a CSV loss log, and
 //!   checkpoints that resume bit for bit.
+//! - `learner` (feature `train`): burn-train's `Learner` training any `sgm` loss, for its
+//!   metrics, checkpointing and multi-device strategies.
 
 mod binned;
 mod checkpoint;
@@ -25,6 +27,8 @@ mod clip;
 mod ema;
 mod error;
 mod layers;
+#[cfg(feature = "train")]
+pub mod learner;
 mod loss_log;
 mod mlp;
 mod network;
