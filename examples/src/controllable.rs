@@ -9,9 +9,9 @@
 //!   score: score_sde's PC inpainter (a projection after every PC step) and the pinned-score
 //!   form ([`Imputation::joint`]) with DPM-Solver++ 2M.
 //!
-//! Measured: the accuracy of a nearest-class-mean classifier (fitted on the train split) on the
-//! class-conditional samples, beside its accuracy on the test split (what real digits of each
-//! class score); the mean squared error per pixel of the inpainted lower halves against the
+//! Measured: the accuracy of a nearest-class-mean classifier (fitted on the train split) and of a
+//! trained MLP classifier ([`FeatureClassifier`]) on the class-conditional samples, beside their
+//! accuracy on the test split (what real digits of each class score); the mean squared error per pixel of the inpainted lower halves against the
 //! truth, beside two baselines: the lower half of a random train image (an unconditional
 //! sample) and that of the train image whose upper half is nearest (a nonparametric
 //! conditional sample). Writes `controllable_classes.png` and `controllable_inpainting.png`.
@@ -81,6 +81,9 @@ pub struct Summary {
     pub unguided_accuracy: f64,
     /// The same on the test split (real digits).
     pub test_accuracy: f64,
+    /// Accuracy of a trained digit classifier ([`FeatureClassifier`], 0.98 on the test split)
+    /// on the guided class-conditional samples, the unguided ones, and the test split.
+    pub classifier_accuracy: [f64; 3],
     /// Class-conditional samples per accuracy.
     pub samples: usize,
     /// MSE per lower-half pixel of the PC inpainter, and its standard error over images.
@@ -247,6 +250,28 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
         .iter()
         .map(|&k| usize::from(k))
         .collect();
+    let classifier = FeatureClassifier::train(
+        digits.to_tensor(Split::Train, PixelScale::MinusOneOne, &device),
+        &digits
+            .labels(Split::Train)
+            .iter()
+            .map(|&k| usize::from(k))
+            .collect::<Vec<_>>(),
+        &ClassifierConfig::new(10).with_seed(args.common.seed),
+    )?;
+    let rows = |images: &[f64]| {
+        from_f64(
+            images,
+            [images.len() / Digits::PIXELS, Digits::PIXELS],
+            &device,
+            DType::F32,
+        )
+    };
+    let classifier_accuracy = [
+        classifier.accuracy(rows(&guided), &classes)?,
+        classifier.accuracy(rows(&unguided), &classes)?,
+        classifier.accuracy(rows(&test_images), &test_labels)?,
+    ];
     let guided_accuracy = accuracy(&means, &guided, &classes);
     let unguided_accuracy = accuracy(&means, &unguided, &classes);
     let test_accuracy = accuracy(&means, &test_images, &test_labels);
@@ -358,6 +383,7 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
         guided_accuracy,
         unguided_accuracy,
         test_accuracy,
+        classifier_accuracy,
         samples: classes.len(),
         pc_inpainting_mse: mean_and_std_error(&pc_mse),
         joint_inpainting_mse: mean_and_std_error(&joint_mse),

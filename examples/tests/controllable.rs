@@ -7,7 +7,7 @@
 //!   sampler that ignored the observed half could not;
 //! - the guided class-conditional samples are recognised by the nearest-class-mean classifier
 //!   more often than chance (0.1) by 4 binomial SE at chance (sqrt(0.09 / n)): a sampler that
-//!   ignored the label could not.
+//!   ignored the label could not; the same for the trained digit classifier's accuracy.
 //!
 //! Mutation checked: the label embedding left out of the layers (`(Some(y), Some(embedding))`
 //! arm skipped) fails the accuracy bound.
@@ -48,6 +48,7 @@ fn short_run_inpaints_and_generates_the_asked_class() {
     let n = s.samples as f64;
     let chance = 0.1 + 4.0 * (0.09 / n).sqrt();
     assert!(s.guided_accuracy > chance, "{s:?}");
+    assert!(s.classifier_accuracy[0] > chance, "{s:?}");
     for png in ["controllable_classes.png", "controllable_inpainting.png"] {
         assert!(
             std::fs::metadata(out.join(png)).unwrap().len() > 1000,

@@ -95,8 +95,9 @@ pub mod prelude {
         SlicedScoreMatching, Weighting, fisher_divergence, fisher_divergence_at, fisher_profile,
     };
     pub use sgm_metrics::{
-        FeatureMap, FrechetDistance, GaussianFit, GaussianKernel, IdentityFeatures, MetricError,
-        energy_distance, frechet_distance, mmd_squared,
+        ClassifierConfig, FeatureClassifier, FeatureMap, FrechetDistance, GaussianFit,
+        GaussianKernel, IdentityFeatures, MetricError, energy_distance, frechet_distance,
+        mmd_squared,
     };
     pub use sgm_nn::{
         BinnedDenoiser, ConditionalScoreNetwork, Ema, LearningRateSchedule, NnError, OptimizerKind,
