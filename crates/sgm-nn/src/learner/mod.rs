@@ -9,13 +9,13 @@
 //! ```no_run
 //! use burn::prelude::*;
 //! use burn::optim::AdamConfig;
-//! use burn::train::{Learner, SupervisedTraining, metric::LossMetric};
+//! use burn::train::{ExecutionStrategy, Learner, SupervisedTraining, metric::LossMetric};
 //! use sgm_losses::{ContinuousDsm, Weighting};
 //! use sgm_nn::learner::{ProgressRenderer, ScoreMatching, score_dataloader};
 //! use sgm_nn::{Parameterization, ScoreMlp, ScoreMlpConfig};
 //! use sgm_sde::VpSde;
 //!
-//! let device = Device::flex();
+//! let device = Device::flex().autodiff();
 //! let data = Tensor::<2>::random([4096, 2], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
 //! let train = score_dataloader(data.clone(), 256, 0)?;
 //! let valid = score_dataloader(data, 1024, 1)?;
@@ -25,6 +25,7 @@
 //! let model = ScoreMatching::new(net, vp, Parameterization::StdNormalized, dsm);
 //! let learner = Learner::new(model, AdamConfig::new().init(), 1e-3);
 //! let result = SupervisedTraining::new("runs/learner", train, valid)
+//!     .with_training_strategy(ExecutionStrategy::SingleDevice(device).into())
 //!     .num_epochs(10)
 //!     .renderer(Box::new(ProgressRenderer::new()))
 //!     .metric_train_numeric(LossMetric::new())
@@ -36,9 +37,10 @@
 //!
 //! The noise a loss draws (noise levels, perturbations) travels with its batch: the batcher
 //! gives the k-th batch it builds the k-th `u64` of a xoshiro256++ stream seeded by its seed
-//! ([`rand::SeedableRng::seed_from_u64`]), and the training step draws from `HostNoise::new(batch.noise_seed)`. A module replicated on
-//! several devices therefore never repeats another replica's noise, and a run on one device
-//! with one loader thread is reproducible.
+//! ([`rand::SeedableRng::seed_from_u64`]), and the training step draws from
+//! `HostNoise::new(batch.noise_seed)`. Replicas of the module on several devices, each fed
+//! other batches, therefore never repeat each other's noise, and a run on one device with one
+//! loader thread is reproducible.
 //!
 //! burn-train's training step has no error channel: a loss that fails (a model of the wrong
 //! shape) or turns non-finite panics with the step's message, which the Learner reports
