@@ -9,7 +9,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use burn::module::{ModuleMapper, ModuleVisitor, Param};
+mod common;
+use common::weights;
+
+use burn::module::{ModuleMapper, Param};
 use sgm::core::tensor::to_f64;
 use sgm::nn::NnError;
 use sgm::prelude::*;
@@ -81,20 +84,6 @@ fn train(
         let x = noise.normal_like(&shape) * 0.5 + 1.0;
         loss.loss(m, x, noise)
     })
-}
-
-/// Every float parameter, flattened, in visiting order (f32 to f64 is exact, so equal vectors
-/// mean bit-equal weights).
-fn weights(model: &ScoreMlp) -> Vec<f64> {
-    struct Collect(Vec<f64>);
-    impl ModuleVisitor for Collect {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            self.0.extend(to_f64(param.val().flatten::<1>(0, D - 1)));
-        }
-    }
-    let mut all = Collect(Vec::new());
-    model.visit(&mut all);
-    all.0
 }
 
 fn write_f64s(path: &Path, values: &[f64]) {

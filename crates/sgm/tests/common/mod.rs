@@ -38,7 +38,7 @@ pub fn max_relative_error(a: &[f64], b: &[f64], floor: f64) -> f64 {
         .fold(0.0, f64::max)
 }
 
-use burn::module::Param;
+use burn::module::{ModuleVisitor, Param};
 use sgm::core::tensor::{from_f64, to_f64};
 
 /// The affine score model s(x) = x A^T + b with exact Jacobian A, a burn module whose
@@ -76,4 +76,34 @@ impl ScoreModel for LinearScore {
         let jv = v.matmul(self.a.val().transpose());
         (self.score(x, t), jv)
     }
+}
+
+/// Every float parameter of `model`, flattened, in visiting order (f32 to f64 is exact, so
+/// equal vectors mean bit-equal weights).
+pub fn weights<M: Module>(model: &M) -> Vec<f64> {
+    struct Collect(Vec<f64>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.extend(to_f64(param.val().flatten::<1>(0, D - 1)));
+        }
+    }
+    let mut all = Collect(Vec::new());
+    model.visit(&mut all);
+    all.0
+}
+
+/// The gradient in `grads` of every float parameter of `model`, flattened, in visiting order
+/// (zeros for a parameter without one).
+pub fn parameter_gradients<M: Module>(model: &M, grads: &burn::tensor::Gradients) -> Vec<f64> {
+    struct Collect<'a>(Vec<f64>, &'a burn::tensor::Gradients);
+    impl ModuleVisitor for Collect<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let value = param.val();
+            let grad = value.grad(self.1).unwrap_or_else(|| value.zeros_like());
+            self.0.extend(to_f64(grad.flatten::<1>(0, D - 1)));
+        }
+    }
+    let mut all = Collect(Vec::new(), grads);
+    model.visit(&mut all);
+    all.0
 }
