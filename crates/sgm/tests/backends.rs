@@ -113,7 +113,7 @@ fn pipeline_outputs(device: &Device, net: &ScoreMlp) -> [Vec<Vec<f64>>; 2] {
         .unwrap();
     let likelihood = ProbabilityFlowLikelihood::new(vp, Divergence::Exact, 1e-3).unwrap();
     let log_p = likelihood
-        .log_prob(&exact, x.slice([0..16]), &mut HostNoise::new(7))
+        .log_prob(&exact, x.narrow(0, 0, 16), &mut HostNoise::new(7))
         .unwrap();
     [
         vec![to_f64(h), to_f64(jv), gradients, common::weights(&trained)],
