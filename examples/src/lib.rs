@@ -5,6 +5,7 @@
 
 pub mod controllable;
 pub mod custom_sampler;
+pub mod digits;
 pub mod digits_likelihood;
 pub mod energy_model;
 pub mod forward_diffusion;
