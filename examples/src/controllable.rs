@@ -22,8 +22,8 @@ use clap::Parser;
 use sgm::core::tensor::from_f64;
 use sgm::prelude::*;
 
-use crate::plot::image_grid;
-use crate::{CommonArgs, mean_and_std_error};
+use crate::plot::{image_grid, unit_images};
+use crate::{CommonArgs, digit_labels, mean_and_std_error};
 
 /// Class-conditional generation and inpainting on the digits (command line of the
 /// `controllable` example).
@@ -155,14 +155,6 @@ fn lower_half_mse(guess: &[f64], truth: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-/// Pixels in [-1, 1] to [0, 1] for the image grids.
-fn to_unit(images: &[f64]) -> Vec<Vec<f64>> {
-    images
-        .chunks(Digits::PIXELS)
-        .map(|image| image.iter().map(|v| (v + 1.0) / 2.0).collect())
-        .collect()
-}
-
 /// Runs the example: trains, samples, inpaints, prints one JSON line (the [`Summary`]) and
 /// writes the two PNGs into the output directory.
 ///
@@ -176,11 +168,7 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
     let digits = Digits::load()?;
     let vp = VpSde::default();
     let train = digits.to_tensor(Split::Train, PixelScale::MinusOneOne, &train_device);
-    let train_labels: Vec<usize> = digits
-        .labels(Split::Train)
-        .iter()
-        .map(|&k| usize::from(k))
-        .collect();
+    let train_labels = digit_labels(&digits, Split::Train);
     let y_train = one_hot(&train_labels, 10, &train_device, DType::F32)?;
     let n_train = train_labels.len();
 
@@ -244,19 +232,12 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
     let (guided, guided_nfe) = sample(args.guidance, "class-conditional, guided")?;
     let train_images = to_f64(train.clone());
     let means = class_means(&train_images, &digits.labels(Split::Train));
-    let test_images = to_f64(digits.to_tensor(Split::Test, PixelScale::MinusOneOne, &device));
-    let test_labels: Vec<usize> = digits
-        .labels(Split::Test)
-        .iter()
-        .map(|&k| usize::from(k))
-        .collect();
+    let test = digits.to_tensor(Split::Test, PixelScale::MinusOneOne, &device);
+    let test_images = to_f64(test.clone());
+    let test_labels = digit_labels(&digits, Split::Test);
     let classifier = FeatureClassifier::train(
         digits.to_tensor(Split::Train, PixelScale::MinusOneOne, &device),
-        &digits
-            .labels(Split::Train)
-            .iter()
-            .map(|&k| usize::from(k))
-            .collect::<Vec<_>>(),
+        &train_labels,
         &ClassifierConfig::new(10).with_seed(args.common.seed),
     )?;
     let rows = |images: &[f64]| {
@@ -270,7 +251,7 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
     let classifier_accuracy = [
         classifier.accuracy(rows(&guided), &classes)?,
         classifier.accuracy(rows(&unguided), &classes)?,
-        classifier.accuracy(rows(&test_images), &test_labels)?,
+        classifier.accuracy(test, &test_labels)?,
     ];
     let guided_accuracy = accuracy(&means, &guided, &classes);
     let unguided_accuracy = accuracy(&means, &unguided, &classes);
@@ -281,7 +262,7 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
             "class-conditional samples, row k = digit k: left w = 0, right CFG w = {}",
             args.guidance
         ),
-        &to_unit(
+        &unit_images(
             &unguided
                 .chunks(args.per_class * Digits::PIXELS)
                 .zip(guided.chunks(args.per_class * Digits::PIXELS))
@@ -366,7 +347,7 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
     image_grid(
         &args.common.out.join("controllable_inpainting.png"),
         "rows: test digit, upper half given, PC inpainter, pinned score, nearest train image",
-        &to_unit(&rows),
+        &unit_images(&rows),
         8,
         shown,
     )?;

@@ -22,8 +22,8 @@ use sgm::prelude::*;
 use sgm::samplers::Progress;
 
 use crate::digits_likelihood::histogram_bits_per_dim;
-use crate::plot::image_grid;
-use crate::{CommonArgs, mean_and_std_error};
+use crate::plot::{image_grid, unit_images};
+use crate::{CommonArgs, digit_labels, levels_tensor, mean_and_std_error};
 
 /// Train the U-Net on the digits, sample, and evaluate (command line of the `digits` example).
 #[derive(Debug, Clone, Parser)]
@@ -102,15 +102,6 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
     let digits = Digits::load()?;
     let dequantization = Dequantization::new(Digits::LEVELS, -1.0, 1.0)?;
     let vp = VpSde::default();
-    let levels_tensor = |levels: &[u8], device: &Device| {
-        let values: Vec<f64> = levels.iter().map(|&k| f64::from(k)).collect();
-        from_f64(
-            &values,
-            [levels.len() / Digits::PIXELS, Digits::PIXELS],
-            device,
-            DType::F32,
-        )
-    };
     let train_levels = digits.levels(Split::Train);
     let test_levels = digits.levels(Split::Test);
     let train = levels_tensor(&train_levels, &train_device);
@@ -181,11 +172,7 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
         mean_and_std_error(&to_f64(dequantization.bits_per_dim(log_p, Digits::PIXELS)));
 
     // 4. Classifier Frechet distances to the test split.
-    let labels: Vec<usize> = digits
-        .labels(Split::Train)
-        .iter()
-        .map(|&k| usize::from(k))
-        .collect();
+    let labels = digit_labels(&digits, Split::Train);
     let train_images = digits.to_tensor(Split::Train, PixelScale::MinusOneOne, &device);
     let classifier = FeatureClassifier::train(
         train_images.clone(),
@@ -193,11 +180,7 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
         &ClassifierConfig::new(10).with_seed(args.common.seed),
     )?;
     let test_images_scaled = digits.to_tensor(Split::Test, PixelScale::MinusOneOne, &device);
-    let test_labels: Vec<usize> = digits
-        .labels(Split::Test)
-        .iter()
-        .map(|&k| usize::from(k))
-        .collect();
+    let test_labels = digit_labels(&digits, Split::Test);
     let classifier_test_accuracy = classifier.accuracy(test_images_scaled.clone(), &test_labels)?;
     let fd = FrechetDistance::new(&classifier);
     let n = args.samples;
@@ -227,11 +210,8 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
     println!("{}", serde_json::to_string(&summary)?);
 
     // 5. Draw: 64 samples.
-    let shown: Vec<Vec<f64>> = to_f64(samples)
-        .chunks(Digits::PIXELS)
-        .take(64)
-        .map(|img| img.iter().map(|v| (v + 1.0) / 2.0).collect())
-        .collect();
+    let mut shown = unit_images(&to_f64(samples));
+    shown.truncate(64);
     image_grid(
         &args.common.out.join("digits_samples.png"),
         &format!(

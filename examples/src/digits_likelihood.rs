@@ -24,12 +24,12 @@ use std::error::Error;
 use clap::Parser;
 use sgm::core::DeviceNoise;
 use sgm::core::divergence::Projection;
-use sgm::core::tensor::{from_f64, to_f64};
+use sgm::core::tensor::to_f64;
 use sgm::prelude::*;
 use sgm::samplers::{PiController, Tableau};
 
-use crate::plot::image_grid;
-use crate::{CommonArgs, mean_and_std_error};
+use crate::plot::{image_grid, unit_images};
+use crate::{CommonArgs, levels_tensor, mean_and_std_error};
 
 /// Trains a score model on the 8x8 digits and reports test bits/dim by the probability-flow ODE
 /// (command line of the `digits_likelihood` example).
@@ -149,15 +149,6 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
     let dequantization = Dequantization::new(Digits::LEVELS, -1.0, 1.0)?;
     let vp = VpSde::default();
     let noisy = NoisyDequantization::at_time(dequantization, &vp, args.dequantization_time)?;
-    let as_tensor = |levels: &[u8], device: &Device| {
-        let values: Vec<f64> = levels.iter().map(|&k| f64::from(k)).collect();
-        from_f64(
-            &values,
-            [levels.len() / Digits::PIXELS, Digits::PIXELS],
-            device,
-            DType::F32,
-        )
-    };
     let train_levels = digits.levels(Split::Train);
     let mut test_levels = digits.levels(Split::Test);
     if let Some(images) = args.test_images {
@@ -166,7 +157,7 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
         }
         test_levels.truncate(images * Digits::PIXELS);
     }
-    let train = as_tensor(&train_levels, &train_device);
+    let train = levels_tensor(&train_levels, &train_device);
     let n_train = train.dims()[0];
 
     // Training on freshly dequantised batches.
@@ -214,7 +205,7 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
     // Hutchinson variance of log p (it bounds the bias of the importance-weighted bound).
     let mut draw =
         |levels: &[u8], uniform: bool, label: &str| -> Result<(Tensor<1>, f64), Box<dyn Error>> {
-            let k = as_tensor(levels, &device);
+            let k = levels_tensor(levels, &device);
             let mut progress = Progress::new(label);
             let (bpd, out) = if uniform {
                 let likelihood = ProbabilityFlowLikelihood::new(vp, hutchinson, EPS)?;
@@ -297,17 +288,12 @@ pub fn run(args: &Args) -> Result<Summary, Box<dyn Error>> {
         &mut NoObserver,
     )?
     .x;
-    let to_images = |x: Vec<f64>| -> Vec<Vec<f64>> {
-        x.chunks(Digits::PIXELS)
-            .map(|img| img.iter().map(|v| (v + 1.0) / 2.0).collect())
-            .collect()
-    };
-    let mut images = to_images(to_f64(
+    let mut images = unit_images(&to_f64(
         digits
             .to_tensor(Split::Test, PixelScale::MinusOneOne, &device)
             .slice(0..24),
     ));
-    images.extend(to_images(to_f64(samples)));
+    images.extend(unit_images(&to_f64(samples)));
     let path = args.common.out.join("digits_likelihood.png");
     image_grid(
         &path,

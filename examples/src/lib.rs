@@ -32,6 +32,24 @@ pub struct CommonArgs {
     pub seed: u64,
 }
 
+/// The labels of the digits of `split`, as class indices.
+pub fn digit_labels(digits: &sgm::data::Digits, split: sgm::data::Split) -> Vec<usize> {
+    digits.labels(split).into_iter().map(usize::from).collect()
+}
+
+/// Grey levels (64 per image, row-major) as a `[n, 64]` f32 tensor of the levels themselves,
+/// the input of [`Dequantization::dequantize`](sgm::likelihood::Dequantization).
+pub fn levels_tensor(levels: &[u8], device: &Device) -> sgm::burn::prelude::Tensor<2> {
+    let values: Vec<f64> = levels.iter().map(|&k| f64::from(k)).collect();
+    let pixels = sgm::data::Digits::PIXELS;
+    sgm::core::tensor::from_f64(
+        &values,
+        [levels.len() / pixels, pixels],
+        device,
+        sgm::burn::tensor::DType::F32,
+    )
+}
+
 /// The mean of `values` and its standard error, sample sd / sqrt(n) (n - 1 in the variance).
 pub fn mean_and_std_error(values: &[f64]) -> (f64, f64) {
     let n = values.len() as f64;

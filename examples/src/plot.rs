@@ -123,6 +123,14 @@ pub fn scatter_grid(
     Ok(())
 }
 
+/// Flat digit images in [-1, 1] (64 values each) as images in [0, 1], one `Vec` per image,
+/// for [`image_grid`].
+pub fn unit_images(flat: &[f64]) -> Vec<Vec<f64>> {
+    flat.chunks(sgm::data::Digits::PIXELS)
+        .map(|image| image.iter().map(|v| (v + 1.0) / 2.0).collect())
+        .collect()
+}
+
 /// Draws square grey-level images (values in [0, 1], row-major, `side` x `side`) in a grid of
 /// `cols` columns under a `title`, into a PNG.
 ///
