@@ -52,6 +52,12 @@ pub struct UNetConfig {
     /// range, such as EDM's c_noise).
     #[config(default = 1000.0)]
     pub time_scale: f64,
+    /// Outputs per pixel: the output convolution has `channels * outputs_per_dim` channels,
+    /// flattened pixel-major (column i K + k for pixel i = (c, y, x) and output k), so that
+    /// K = 17 gives the level logits that [`BinnedDenoiser`](crate::BinnedDenoiser) reads; 1
+    /// for a score, noise or data prediction.
+    #[config(default = 1)]
+    pub outputs_per_dim: usize,
 }
 
 impl UNetConfig {
@@ -71,6 +77,7 @@ impl UNetConfig {
             ("blocks_per_level", self.blocks_per_level),
             ("groups", self.groups),
             ("time_dim", self.time_dim),
+            ("outputs_per_dim", self.outputs_per_dim),
         ] {
             nonzero(name, value)?;
         }
@@ -149,8 +156,9 @@ impl UNetConfig {
             up,
             upsample: upsample_convs,
             norm_out: norm(ch)?,
-            conv_out: Conv::new(ch, self.channels, 3, 1, device),
+            conv_out: Conv::new(ch, self.channels * self.outputs_per_dim, 3, 1, device),
             channels: self.channels,
+            outputs_per_dim: self.outputs_per_dim,
             height: self.height,
             width: self.width,
             blocks_per_level: self.blocks_per_level,
@@ -263,6 +271,7 @@ pub struct UNet {
     norm_out: GroupNorm,
     conv_out: Conv,
     channels: usize,
+    outputs_per_dim: usize,
     height: usize,
     width: usize,
     blocks_per_level: usize,
@@ -272,6 +281,11 @@ pub struct UNet {
 }
 
 impl UNet {
+    /// Outputs per data dimension K (the output width is K C H W).
+    pub fn outputs_per_dim(&self) -> usize {
+        self.outputs_per_dim
+    }
+
     /// The flat data dimension C*H*W.
     pub fn dim(&self) -> usize {
         self.channels * self.height * self.width
@@ -329,7 +343,14 @@ impl UNet {
             }
         }
         let (out, dout) = self.conv_out.run(silu(group_norm_run(&self.norm_out, h)));
-        let flat = |t: Tensor<4>| t.reshape([b, self.dim()]);
+        // [b, C K, H, W] -> [b, C, K, H W] -> [b, C, H W, K]: pixel-major, as BinnedDenoiser reads.
+        let k = self.outputs_per_dim;
+        let pixels = self.height * self.width;
+        let flat = |t: Tensor<4>| {
+            t.reshape([b, self.channels, k, pixels])
+                .swap_dims(2, 3)
+                .reshape([b, self.dim() * k])
+        };
         (flat(out), dout.map(flat))
     }
 }

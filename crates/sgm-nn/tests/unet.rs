@@ -228,3 +228,62 @@ fn the_reference_unet_has_the_workload_parameter_count() {
             .is_err()
     );
 }
+
+/// K outputs per pixel come out pixel-major (column i K + k), the layout [`BinnedDenoiser`]
+/// reads: with every weight zero but the output convolution's bias (b_0, b_1) = (1, 2), column
+/// j holds b_(j mod 2), not b_(j / 16) (the channel-major flattening of the conv output). The
+/// binned score read from such a U-Net then has a JVP that matches central differences (within
+/// 1e-6 relative: the bin terms are smooth in x at these noise levels, h = 1e-6).
+///
+/// Mutation to try (not yet run): dropping the `swap_dims(2, 3)` of the output flattening fails the
+/// layout.
+#[test]
+fn several_outputs_per_pixel_are_pixel_major_and_their_binned_jvp_is_exact() {
+    use sgm_core::ScoreModel;
+    let device = device();
+    let config = UNetConfig::new(1, 4, 4)
+        .with_widths(vec![4, 8])
+        .with_groups(2)
+        .with_time_features(4)
+        .with_time_dim(8);
+    let net = config
+        .clone()
+        .with_outputs_per_dim(2)
+        .init(&device)
+        .unwrap();
+    assert_eq!(net.outputs_per_dim(), 2);
+    struct BiasOnly;
+    impl ModuleMapper for BiasOnly {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            param.map(|w| {
+                let (shape, device) = (w.shape(), w.device());
+                if D == 1 && shape.num_elements() == 2 {
+                    from_f64(&[1.0, 2.0], [2], &device, DType::F64).reshape(shape)
+                } else {
+                    w.zeros_like()
+                }
+            })
+        }
+    }
+    let biased = net.clone().map(&mut BiasOnly);
+    let (x, t) = (tensor2(2, 16, 1, 1.0, &device), times(2, &device));
+    let h = to_f64(biased.forward(x.clone(), t.clone()));
+    assert_eq!(h.len(), 2 * 32);
+    for (j, value) in h.iter().enumerate() {
+        let expected = if j % 2 == 0 { 1.0 } else { 2.0 };
+        assert!((value - expected).abs() < 1e-12, "column {j}: {value}");
+    }
+
+    let net = config.with_outputs_per_dim(5).init(&device).unwrap();
+    let vp = VpSde::default();
+    let model = sgm_nn::BinnedDenoiser::new(&net, &vp, 5, -1.0, 1.0).unwrap();
+    let v = tensor2(2, 16, 5, 1.0, &device);
+    let (_, jv) = model.score_jvp(x.clone(), t.clone(), v.clone());
+    let (_, fd) = finite_difference_jvp(&score_fn(|x, t| model.score(x, t)), x, t, v);
+    let (jv, fd) = (to_f64(jv), to_f64(fd));
+    let scale = fd.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    assert!(scale > 1e-3);
+    for (a, b) in jv.iter().zip(&fd) {
+        assert!((a - b).abs() <= 1e-6 * scale, "{a} vs {b}");
+    }
+}
