@@ -163,7 +163,8 @@ fn score_model(
     })
 }
 
-/// Runs the example: prints one JSON line ([`Summary`]) and writes `digits_samples.png`.
+/// Runs the example: prints one JSON line ([`Summary`]) and writes `digits_vp.png` or
+/// `digits_ncsn.png`.
 ///
 /// # Errors
 /// An unknown device, bad settings, a diverging trainer, sampler or solver, or a PNG that cannot

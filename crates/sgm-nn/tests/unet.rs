@@ -235,8 +235,8 @@ fn the_reference_unet_has_the_workload_parameter_count() {
 /// binned score read from such a U-Net then has a JVP that matches central differences (within
 /// 1e-6 relative: the bin terms are smooth in x at these noise levels, h = 1e-6).
 ///
-/// Mutation to try (not yet run): dropping the `swap_dims(2, 3)` of the output flattening fails the
-/// layout.
+/// Mutation checked: dropping the `swap_dims(2, 3)` of the output flattening fails the layout
+/// assertion.
 #[test]
 fn several_outputs_per_pixel_are_pixel_major_and_their_binned_jvp_is_exact() {
     use sgm_core::ScoreModel;
